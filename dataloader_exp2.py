@@ -1,0 +1,30 @@
+"""Experiment 2 feature extraction: run YOLOv8 over the OTB videos of experiment 2
+and cache, per video, the pooled backbone feature, the detector's box and the
+ground truth (see README, "Data layout").
+
+    python dataloader_exp2.py                                  # the constants below
+    python dataloader_exp2.py --otb_root /data/OTB100 --device cuda:0
+    python dataloader_exp2.py --help                           # list every constant
+
+Complete videos are skipped on a rerun (use --overwrite true to redo them).
+"""
+OTB_ROOT = "OTB100"                # OTB-100 as distributed: <OTB_ROOT>/<Seq>/img/0001.jpg, groundtruth_rect.txt
+LIST_FILE = "otb30_list.txt"       # sequence names in experiment order: 22 train, 8 test, then eval
+OUT_DIR = "data/ROLO_data_exp2"     # cache root; gets train/, test/, eval/ with one folder per video
+EXPERIMENT = 2                     # 1: 22/8 videos; 2: every 3rd frame trains; 3: every 3rd label trains
+WEIGHTS = "yolov8s.pt"             # YOLOv8 weights (or a fine-tuned .pt from finetune_yolo.py)
+IMG_SIZE = 640                     # frames are resized to IMG_SIZE x IMG_SIZE, as in the report
+CONF = 0.25                        # detection confidence threshold (Ultralytics' default)
+TOP_K = 10                         # detections cached per frame, so the choice rule can change later
+DEVICE = "auto"                    # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"
+BATCH_SIZE = 16                    # frames per YOLO forward pass
+N_TRAIN = 22                       # experiment 1: the first N_TRAIN listed videos train
+N_TEST = 8                         # experiment 1: the next N_TEST test; after them, the rest is eval
+LABEL_EVERY = 3                    # experiments 2/3: frames 1, 1+LABEL_EVERY, ... carry training labels
+STRICT_FRAMES = True               # ground truth must match OTB-100's frame table (False: accept shortened copies)
+OVERWRITE = False                  # re-extract videos that are already cached
+
+if __name__ == "__main__":
+    from rolo import cli, extraction
+
+    cli.run(extraction.main, globals())

@@ -1,0 +1,214 @@
+"""The per-video feature cache: ``<DATA_DIR>/<split>/<Seq>/``.
+
+Files (N frames, D feature channels, K cached detections):
+
+================== ============ ==============================================
+``features.npy``   (N, D) f32   pooled SPPF feature (the report's name)
+``bbox_yolo.npy``  (N, 4) f32   most confident detection, ``cxcywh_norm``;
+                                [0.5, 0.5, 0, 0] when nothing was detected
+``gt.npy``         (N, 4) f32   ground truth, ``cxcywh_norm``; NaN on frames
+                                whose label this split does not hold
+``frames.npy``     (N,) i32     OTB image number of each row
+``labelled.npy``   (N,) bool    ground truth given to this split
+``used_in_training.npy`` (N,)   this frame's label trains the experiment
+``detected.npy``   (N,) bool    the detector found something
+``conf.npy``       (N,) f32     its confidence (0 when not detected)
+``dets.npy``       (N, K, 6)    top-K detections [cx, cy, w, h, conf, cls],
+                                padded with conf = -1
+``meta.json``                   name, split, experiment, image size, feature
+                                dimension and the settings that made it
+================== ============ ==============================================
+
+A video folder is written under a temporary name and renamed into place, so
+a crash never leaves a partial folder that passes as complete: a folder
+without ``meta.json`` or under a temporary name is never read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+ARRAYS = ("features", "bbox_yolo", "gt", "frames", "labelled", "used_in_training", "detected", "conf", "dets")
+FORMAT_VERSION = 1
+#: Settings that change what the extractor writes: a cache made with other values is refused.
+EXTRACTION_KEYS = ("WEIGHTS", "IMG_SIZE", "CONF", "TOP_K")
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass
+class VideoCache:
+    """One cached video; arrays are memory-mapped (read-only) unless loaded."""
+    path: Path
+    meta: dict
+    arrays: dict
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        w, h = self.meta["image_size"]
+        return int(w), int(h)
+
+    def __getattr__(self, key):
+        arrays = self.__dict__.get("arrays", {})
+        if key in arrays:
+            return arrays[key]
+        raise AttributeError(key)
+
+    def __len__(self) -> int:
+        return len(self.arrays["features"])
+
+
+def video_dir(data_dir, split: str, name: str) -> Path:
+    return Path(data_dir) / split / name
+
+
+def is_complete(path) -> bool:
+    return (Path(path) / "meta.json").is_file()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_video(path, arrays: dict, meta: dict) -> Path:
+    """Write one video's arrays and ``meta.json`` atomically to ``path``.
+
+    Everything goes to a sibling temporary folder first; ``meta.json`` is
+    written last and the folder is renamed into place, replacing an older
+    complete one only after the new one is whole. On any error (disk full,
+    permission) the temporary folder is removed and a :class:`DataError`
+    names the path.
+    """
+    path = Path(path)
+    missing = [k for k in ARRAYS if k not in arrays]
+    if missing:
+        raise ValueError(f"write_video: missing arrays {missing}")
+    n = len(arrays["features"])
+    for k in ARRAYS:
+        if len(arrays[k]) != n:
+            raise ValueError(f"write_video: {k} has {len(arrays[k])} rows, features has {n}")
+    tmp = path.parent / f"{_TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        for k in ARRAYS:
+            with open(tmp / f"{k}.npy", "wb") as f:
+                np.save(f, np.ascontiguousarray(arrays[k]))
+                f.flush()
+                os.fsync(f.fileno())
+        meta = dict(meta, n_frames=n, format_version=FORMAT_VERSION,
+                    feature_dim=int(np.asarray(arrays["features"]).shape[1]))
+        with open(tmp / "meta.json", "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            old = path.parent / f"{_TMP_PREFIX}old-{path.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"cannot write cache {path}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def remove_stale_temporaries(split_dir) -> None:
+    """Delete temporary folders a killed run left in ``split_dir``."""
+    split_dir = Path(split_dir)
+    if split_dir.is_dir():
+        for p in split_dir.iterdir():
+            if p.name.startswith(_TMP_PREFIX) and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCache:
+    """Open a complete cached video and validate it.
+
+    ``expect`` maps setting names (see :data:`EXTRACTION_KEYS`) or ``feature_dim``
+    to the values this run needs; a mismatch raises :class:`DataError` naming
+    the folder. Truncated ``.npy`` files and arrays of mismatched lengths are
+    detected here, before any training or evaluation starts.
+    """
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"no complete cache at {path} (meta.json missing): run the dataloader for this experiment")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{meta_path}: corrupt metadata ({e})") from None
+    arrays = {}
+    for k in ARRAYS:
+        f = path / f"{k}.npy"
+        if not f.is_file():
+            raise DataError(f"cache file missing: {f}")
+        try:
+            arrays[k] = np.load(f, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise DataError(f"cache file damaged (truncated or not a .npy): {f} ({e})") from None
+    n = meta.get("n_frames")
+    for k, a in arrays.items():
+        if len(a) != n:
+            raise DataError(f"cache {path}: {k}.npy has {len(a)} rows but meta.json says {n} frames")
+    d = arrays["features"].shape[1] if arrays["features"].ndim == 2 else None
+    if d != meta.get("feature_dim"):
+        raise DataError(f"cache {path}: features.npy has dimension {d}, meta.json says {meta.get('feature_dim')}")
+    if expect:
+        settings = meta.get("settings", {})
+        for key, want in expect.items():
+            have = meta.get(key) if key == "feature_dim" else settings.get(key)
+            if have != want:
+                raise DataError(f"cache {path} was made with {key}={have!r}, this run needs {want!r}; "
+                                f"re-extract with --overwrite true or point to another folder")
+    return VideoCache(path=path, meta=meta, arrays=arrays)
+
+
+def read_split(data_dir, split: str, names: list[str] | None = None, expect: dict | None = None,
+               mmap: bool = True) -> list[VideoCache]:
+    """All cached videos of ``split`` (in ``names`` order when given), validated.
+
+    Every video is opened (and so checked) before the first is used; all
+    videos must share one feature dimension.
+    """
+    split_dir = Path(data_dir) / split
+    if names is None:
+        if not split_dir.is_dir():
+            raise DataError(f"no cached split at {split_dir}: run the dataloader first (DATA_DIR / --data_dir)")
+        names = [p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(_TMP_PREFIX)]
+    if not names:
+        raise DataError(f"{split_dir} holds no cached videos")
+    videos = [read_video(split_dir / n, expect=expect, mmap=mmap) for n in names]
+    # The list file's order, so tables read like the report's.
+    videos.sort(key=lambda v: v.meta.get("order", 0))
+    dims = {v.meta["feature_dim"] for v in videos}
+    if len(dims) > 1:
+        raise DataError(f"{split_dir}: videos have different feature dimensions {sorted(dims)}; "
+                        f"they were extracted with different weights")
+    return videos

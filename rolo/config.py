@@ -1,0 +1,139 @@
+"""nanoGPT-style configuration: UPPER_CASE constants at the top of a script,
+overridable from the command line as ``--lower_case_name value``.
+
+The value is parsed to the type of the constant's default (``bool`` accepts
+true/false/1/0/yes/no; an ``int`` constant refuses ``1.5``; a ``float`` accepts
+``1e-4``; a ``None`` default accepts any string or ``none``). Unknown flags,
+badly typed values and values outside a stage's allowed range raise
+:class:`~rolo.errors.ConfigError` naming the flag.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class Config(dict):
+    """The resolved settings of one run: ``cfg.EPOCHS`` or ``cfg["EPOCHS"]``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_json(self) -> str:
+        return json.dumps(dict(self), sort_keys=True)
+
+    def show(self, title: str = "settings", file=None) -> None:
+        file = file or sys.stdout
+        print(f"{title}:", file=file)
+        width = max((len(k) for k in self), default=0)
+        for k, v in self.items():
+            print(f"  {k.ljust(width)} = {v!r}", file=file)
+
+
+def script_constants(script_globals: Mapping[str, Any]) -> dict:
+    """The UPPER_CASE constants of a script's namespace, in definition order."""
+    return {
+        k: v for k, v in script_globals.items()
+        if k.isupper() and not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))
+    }
+
+
+def parse_value(flag: str, text: str, default: Any) -> Any:
+    """Parse ``text`` to the type of ``default``; errors name ``flag``."""
+    if isinstance(default, bool):
+        t = text.strip().lower()
+        if t in _TRUE:
+            return True
+        if t in _FALSE:
+            return False
+        raise ConfigError(f"{flag}: expected true or false, got {text!r}")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{flag}: expected an integer, got {text!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{flag}: expected a number, got {text!r}") from None
+    if default is None and text.strip().lower() == "none":
+        return None
+    return text
+
+
+# ---- validators: each takes (flag, value) and raises ConfigError -------------
+
+def choices(*allowed) -> Callable[[str, Any], None]:
+    def check(flag, value):
+        if value not in allowed:
+            raise ConfigError(f"{flag}: {value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}")
+    return check
+
+
+def at_least(low) -> Callable[[str, Any], None]:
+    def check(flag, value):
+        if value is None or value < low:
+            raise ConfigError(f"{flag}: must be >= {low}, got {value!r}")
+    return check
+
+
+def between(low, high) -> Callable[[str, Any], None]:
+    def check(flag, value):
+        if value is None or not (low <= value <= high):
+            raise ConfigError(f"{flag}: must be between {low} and {high}, got {value!r}")
+    return check
+
+
+def usage(doc: str | None, defaults: Mapping[str, Any]) -> str:
+    lines = [(doc or "").strip(), "", "constants (override with --name value):"]
+    for k, v in defaults.items():
+        lines.append(f"  --{k.lower()} {v!r}")
+    return "\n".join(lines)
+
+
+def from_script(script_globals: Mapping[str, Any], argv=None,
+                checks: Mapping[str, Callable] | None = None) -> Config:
+    """Resolve a script's constants against ``argv`` (default ``sys.argv[1:]``).
+
+    ``checks`` maps a constant name to a validator (see :func:`choices`,
+    :func:`at_least`); only names present in the script are checked.
+    """
+    defaults = script_constants(script_globals)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cfg = Config(defaults)
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            print(usage(script_globals.get("__doc__"), defaults))
+            raise SystemExit(0)
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}; flags look like --name value")
+        body = arg[2:]
+        if "=" in body:
+            name, text = body.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(argv):
+                raise ConfigError(f"{arg}: missing value")
+            name, text = body, argv[i + 1]
+            i += 2
+        key = name.upper()
+        if key not in defaults:
+            known = ", ".join(f"--{k.lower()}" for k in defaults)
+            raise ConfigError(f"unknown flag --{name}; known flags: {known}")
+        cfg[key] = parse_value(f"--{name}", text, defaults[key])
+    for key, check in (checks or {}).items():
+        if key in cfg:
+            check(f"--{key.lower()}", cfg[key])
+    return cfg

@@ -1,0 +1,281 @@
+"""Stage 3: predict every frame of a cached split and score it.
+
+Two prediction modes (both always computed; MODE picks the one written as
+the run's primary result):
+
+``online``
+    A frame's prediction is the last output of the SEQ_LEN window that ends
+    at that frame: what an online tracker gives. Frames before the SEQ_LEN-th
+    use the shorter window that starts at frame 1 (the LSTM is causal, so
+    that is output step t of the first window). Every frame counts once.
+``report``
+    The report's protocol: every window's SEQ_LEN outputs are scored against
+    their frames' ground truth and averaged, so a frame counts up to SEQ_LEN
+    times. Use it to compare with the report's Tables 1-4.
+
+Two protocols: ``all`` frames of the split (the report's), and ``held-out``:
+only frames whose ground truth the experiment did not train on. In
+experiments 2 and 3 the test videos are the training videos, and every third
+frame's label was trained on; held-out drops those frames.
+
+All windows of a video go through the LSTM in one batched forward (chunked
+for very long videos), with one device-to-host transfer per chunk.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import cache, config, metrics
+from .boxes import cxcywh_norm_to_xywh
+from .errors import DataError
+from .model import build_from_checkpoint, load_checkpoint
+from .training import checkpoint_path, resolve_device, select_boxes
+from .windows import frame_inputs
+
+CHECKS = {
+    "EXPERIMENT": config.choices(1, 2, 3),
+    "EPOCHS": config.at_least(1),
+    "SPLIT": config.choices("test", "eval", "train"),
+    "MODE": config.choices("online", "report"),
+    "PROTOCOL": config.choices("all", "held-out"),
+    "HEAD": config.choices("coord", "heatmap"),
+    "HEATMAP_THRESHOLD": config.between(0.0, 1.0),
+}
+CHUNK_WINDOWS = 4096
+
+
+def predict_windows(model, x: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """Outputs of every stride-1 window of one video in batched forwards.
+
+    x (N, Din) on the model's device -> (W, L, Dout) with L = min(seq_len, N)
+    and W = N - L + 1; window w covers frames w .. w+L-1.
+    """
+    n = x.shape[0]
+    L = min(seq_len, n)
+    rows = torch.arange(n - L + 1, device=x.device)[:, None] + torch.arange(L, device=x.device)
+    outs = [model(x[rows[i:i + CHUNK_WINDOWS]]) for i in range(0, len(rows), CHUNK_WINDOWS)]
+    return torch.cat(outs)
+
+
+def online_from_windows(out: torch.Tensor) -> torch.Tensor:
+    """(W, L, D) window outputs -> (W + L - 1, D): each frame's prediction from
+    the window ending at it (frames before the L-th: the first window's step)."""
+    return torch.cat([out[0, :-1], out[:, -1]]) if out.shape[1] > 1 else out[:, -1]
+
+
+def decode(out: np.ndarray, head: str, threshold: float) -> np.ndarray:
+    """(..., Dout) model outputs -> (..., 4) ``cxcywh_norm`` boxes."""
+    if head == "heatmap":
+        from .heatmap import grid_to_box_cxcywh_norm
+        probs = 1.0 / (1.0 + np.exp(-out))
+        return grid_to_box_cxcywh_norm(probs, threshold=threshold)
+    return out
+
+
+def evaluate_video(model, video, *, seq_len: int, head: str, device, boxes=None, init_gt: bool = False,
+                   threshold: float = 0.5) -> dict:
+    """Predictions and per-frame data of one cached video.
+
+    Returns ``online`` (N, 4) and ``report`` (W, L, 4) ``xywh`` pixel boxes,
+    ``report_rows`` (W, L) frame index of each report sample, ``gt`` (N, 4)
+    ``xywh`` pixels, ``yolo`` (N, 4) the detector boxes in ``xywh`` pixels, and
+    ``held_out`` (N,) bool.
+    """
+    size = video.image_size
+    gt_norm = np.asarray(video.gt, dtype=np.float64)
+    b = np.array(video.bbox_yolo if boxes is None else boxes, dtype=np.float32)
+    if init_gt:
+        b[0] = gt_norm[0]
+    x = torch.from_numpy(frame_inputs(video, head, b)).to(device)
+    with torch.inference_mode():
+        out = predict_windows(model, x, seq_len)
+        online = online_from_windows(out).cpu().numpy()
+        out = out.cpu().numpy()
+    W, L = out.shape[:2]
+    online_n = decode(online, head, threshold)
+    report_n = decode(out, head, threshold)
+    if init_gt:
+        online_n[0] = gt_norm[0]
+    return {
+        "online": cxcywh_norm_to_xywh(online_n, size),
+        "report": cxcywh_norm_to_xywh(report_n, size),
+        "report_rows": np.arange(W)[:, None] + np.arange(L),
+        "gt": cxcywh_norm_to_xywh(gt_norm, size),
+        "yolo": cxcywh_norm_to_xywh(b, size),
+        "held_out": ~np.asarray(video.used_in_training, bool),
+    }
+
+
+def score_video(p: dict) -> dict:
+    """Metrics of every variant for one video's predictions (see :func:`evaluate_video`)."""
+    gt, rows, ho = p["gt"], p["report_rows"], p["held_out"]
+    v = {
+        "online": metrics.sequence_metrics(p["online"], gt),
+        "report": metrics.sequence_metrics(p["report"].reshape(-1, 4), gt[rows].reshape(-1, 4)),
+        "yolo": metrics.sequence_metrics(p["yolo"], gt),
+    }
+    if ho.any() and not ho.all():
+        keep = ho[rows]
+        v["online/held-out"] = metrics.sequence_metrics(p["online"][ho], gt[ho])
+        v["report/held-out"] = metrics.sequence_metrics(p["report"][keep], gt[rows][keep])
+        v["yolo/held-out"] = metrics.sequence_metrics(p["yolo"][ho], gt[ho])
+    return v
+
+
+def variant_name(mode: str, protocol: str) -> str:
+    return mode if protocol == "all" else f"{mode}/held-out"
+
+
+def write_otb_result(path, boxes_xywh: np.ndarray) -> None:
+    """One ``x,y,w,h`` line per frame, pixels of the original image (OTB result format)."""
+    lines = "\n".join(",".join(f"{v:.2f}" for v in row) for row in boxes_xywh)
+    _write_text(path, lines + "\n")
+
+
+def _write_text(path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def main(script_globals, argv=None):
+    cfg = config.from_script(script_globals, argv, checks=CHECKS)
+    cfg.show("evaluation settings")
+    return run(cfg)
+
+
+def resolve_paths(cfg) -> tuple[Path, Path]:
+    ckpt = Path(cfg.CHECKPOINT) if cfg.CHECKPOINT else checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT,
+                                                                           cfg.EPOCHS, cfg.HEAD)
+    results = Path(cfg.RESULTS_DIR) if cfg.RESULTS_DIR else Path("results") / (
+        f"exp{cfg.EXPERIMENT}_{cfg.EPOCHS}_{cfg.SPLIT}" + ("_heatmap" if cfg.HEAD == "heatmap" else ""))
+    return ckpt, results
+
+
+def load_model(ckpt_path, cfg, feature_dim, device):
+    ckpt = load_checkpoint(ckpt_path)
+    info = ckpt["model_info"]
+    if info["feature_dim"] != feature_dim:
+        raise DataError(f"checkpoint {ckpt_path} expects {info['feature_dim']}-d features, but the cache in "
+                        f"{cfg.DATA_DIR} has {feature_dim}-d ones (extracted with other weights)")
+    exp = ckpt.get("experiment")
+    if exp is not None and exp != cfg.EXPERIMENT:
+        raise DataError(f"checkpoint {ckpt_path} was trained for experiment {exp}, but --experiment is "
+                        f"{cfg.EXPERIMENT}")
+    if info["head"] != cfg.HEAD:
+        raise DataError(f"checkpoint {ckpt_path} has the {info['head']!r} head, but --head is {cfg.HEAD!r}")
+    model = build_from_checkpoint(ckpt, ckpt_path).to(device).eval()
+    seq_len = int(ckpt.get("seq_len") or ckpt.get("settings", {}).get("SEQ_LEN") or 6)
+    return model, ckpt, seq_len
+
+
+def run(cfg, progress: bool = True) -> dict:
+    """Evaluate; write RESULTS_DIR; return the metrics dict also saved as metrics.json."""
+    device = resolve_device(cfg.DEVICE)
+    ckpt_path, results_dir = resolve_paths(cfg)
+    videos = cache.read_split(cfg.DATA_DIR, cfg.SPLIT)
+    feature_dim = videos[0].meta["feature_dim"]
+    model, ckpt, seq_len = load_model(ckpt_path, cfg, feature_dim, device)
+    select = ckpt.get("settings", {}).get("SELECT", "confidence")
+    boxes = select_boxes(videos, select) or [None] * len(videos)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create RESULTS_DIR {results_dir}: {e.strerror or e}") from None
+
+    per_variant: dict[str, dict] = {}
+    preds = {}
+    for video, b in tqdm(list(zip(videos, boxes)), desc="evaluating", disable=not progress):
+        p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=b,
+                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD)
+        preds[video.name] = p
+        for name, m in score_video(p).items():
+            per_variant.setdefault(name, {})[video.name] = m
+        write_otb_result(results_dir / f"{video.name}.txt", p["online"])
+
+    primary = variant_name(cfg.MODE, cfg.PROTOCOL)
+    if primary not in per_variant:
+        raise DataError(f"--protocol held-out: no frame of split {cfg.SPLIT!r} in {cfg.DATA_DIR} was used in "
+                        f"training, so held-out equals all; use --protocol all")
+    result = {
+        "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
+        "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
+        "head": cfg.HEAD, "select": select, "seq_len": seq_len,
+        "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
+        "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
+                     for name, vids in per_variant.items()},
+    }
+    _write_text(results_dir / "metrics.json", json.dumps(result, indent=1))
+    _write_text(results_dir / "metrics.csv", metrics_csv(result))
+    print_summary(result, per_variant)
+    if cfg.PLOTS:
+        make_pictures(cfg, result, per_variant, preds, results_dir)
+    print(f"results in {results_dir}")
+    return result
+
+
+def _means(summary: dict) -> dict:
+    """Drop the curves: the variants block keeps only the scalar means."""
+    return {k: {m: v for m, v in s.items() if not m.endswith("_curve")} for k, s in summary.items()}
+
+
+def metrics_csv(result: dict) -> str:
+    cols = ("frames", "aos", "auc", "sr50", "p20")
+    lines = ["video," + ",".join(cols)]
+    for name, m in result["videos"].items():
+        lines.append(name + "," + ",".join(_fmt(m[c]) for c in cols))
+    for label, key in (("mean (videos)", "mean"), ("mean (frames)", "frame_weighted")):
+        m = result[key]
+        lines.append(label + "," + ",".join(_fmt(m.get(c, "")) for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def print_summary(result: dict, per_variant: dict) -> None:
+    from .tables import aos_columns, format_table, render_text
+
+    names = list(result["videos"])
+    columns = {f"{label}": {n: m["aos"] for n, m in per_variant[key].items()}
+               for key, label in (("online", "online"), ("online/held-out", "online held-out"),
+                                  ("report", "report protocol"), ("yolo", "YOLO boxes")) if key in per_variant}
+    columns.update(aos_columns(result["experiment"], result["epochs"], names))
+    print()
+    print(f"AOS per video, experiment {result['experiment']}, {result['epochs']} epochs, split {result['split']}"
+          f" (head {result['head']}, SEQ_LEN {result['seq_len']}, init from GT: {result['init_gt']})")
+    print(render_text(format_table(names, columns, mean_row=True, mark_best="max")))
+    print("  online: one prediction per frame, from the window ending at it (what a tracker outputs)")
+    print("  report protocol: every window's outputs averaged, a frame counted up to SEQ_LEN times")
+    print("  held-out: only frames whose ground truth was not used in training")
+    print()
+    print(f"primary result: mode {result['mode']}, protocol {result['protocol']}")
+    for label, key in (("mean over videos", "mean"), ("frame-weighted (OTB toolkits)", "frame_weighted")):
+        m = result[key]
+        print(f"  {label:30s} AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  P@20px {m['p20']:.3f}")
+
+
+def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
+    from . import plots
+
+    runs = {label: per_variant[key] for key, label in (("online", "ROLO online"),
+                                                        ("online/held-out", "ROLO online, held-out"),
+                                                        ("yolo", "YOLO boxes")) if key in per_variant}
+    curves = {label: metrics.summarize(v)["mean"] for label, v in runs.items()}
+    plots.plot_success({k: c["success_curve"] for k, c in curves.items()}, results_dir / "success.png")
+    plots.plot_precision({k: c["precision_curve"] for k, c in curves.items()}, results_dir / "precision.png")
+    print(f"wrote {results_dir / 'success.png'} and {results_dir / 'precision.png'}")
+    if cfg.OTB_ROOT and Path(cfg.OTB_ROOT).is_dir():
+        plots.split_montage(cfg.OTB_ROOT, result, preds, results_dir / "montage.png",
+                            strict=cfg.STRICT_FRAMES, videos=cfg.VIDEOS, out_dir=results_dir)

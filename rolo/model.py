@@ -1,0 +1,111 @@
+"""The ROLO LSTM and its checkpoints.
+
+Input per frame: the pooled YOLO feature (D = 512 for YOLOv8s) and the
+detector's box, either as 4 ``cxcywh_norm`` numbers (the coordinate head,
+516 inputs) or as a 32x32 occupancy grid (the heatmap head, D + 1024 inputs).
+One LSTM layer with 512 hidden units, then a linear head to 4 box numbers or
+to 1024 heatmap logits. The model outputs every step of the window.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import DataError
+
+HEADS = ("coord", "heatmap")
+GRID_CELLS = 32 * 32
+
+
+def head_dims(head: str) -> tuple[int, int]:
+    """(box input size, output size) of a head."""
+    return (4, 4) if head == "coord" else (GRID_CELLS, GRID_CELLS)
+
+
+class ROLO(nn.Module):
+    def __init__(self, feature_dim: int = 512, hidden: int = 512, head: str = "coord"):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        box_in, out = head_dims(head)
+        self.feature_dim, self.hidden, self.head_type = feature_dim, hidden, head
+        self.lstm = nn.LSTM(feature_dim + box_in, hidden, num_layers=1, batch_first=True)
+        self.head = nn.Linear(hidden, out)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """x (B, L, D + box_in) -> (B, L, out). With ``state`` also returns the new state."""
+        h, new_state = self.lstm(x, state)
+        y = self.head(h)
+        return y if state is None else (y, new_state)
+
+    def describe(self) -> dict:
+        return {"feature_dim": self.feature_dim, "hidden": self.hidden, "head": self.head_type}
+
+
+def save_atomic(obj, path) -> None:
+    """torch.save through a temporary file so a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint written by :mod:`rolo.training`.
+
+    A plain state dict (the report's ``torch.save(model.state_dict())``) is
+    wrapped with its shape read off the weights, so it loads when compatible.
+    Missing, corrupt or foreign files raise :class:`DataError` naming the path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint not found: {path} (train first, or set CHECKPOINT / --checkpoint)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged file
+        raise DataError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}: {e})") from None
+    if isinstance(ckpt, dict) and "model" in ckpt and "model_info" in ckpt:
+        return ckpt
+    if isinstance(ckpt, dict) and all(torch.is_tensor(v) for v in ckpt.values()):
+        return _wrap_state_dict(path, ckpt)
+    raise DataError(f"checkpoint {path} is not a ROLO checkpoint (no model weights found)")
+
+
+def _wrap_state_dict(path, sd: dict) -> dict:
+    w = sd.get("lstm.weight_ih_l0")
+    head_w = next((v for k, v in sd.items() if k.endswith("weight") and v.ndim == 2 and not k.startswith("lstm")), None)
+    if w is None or head_w is None:
+        raise DataError(f"checkpoint {path}: a state dict without the ROLO LSTM weights "
+                        f"(keys: {', '.join(list(sd)[:6])}...)")
+    hidden = w.shape[0] // 4
+    out = head_w.shape[0]
+    head = "coord" if out == 4 else "heatmap"
+    feature_dim = w.shape[1] - head_dims(head)[0]
+    # The report's code names the linear layer "fc"; ours is "head".
+    renamed = {("head." + k.split(".", 1)[1]) if not k.startswith("lstm") else k: v for k, v in sd.items()}
+    return {"model": renamed, "model_info": {"feature_dim": feature_dim, "hidden": hidden, "head": head},
+            "settings": {}, "plain_state_dict": True}
+
+
+def build_from_checkpoint(ckpt: dict, path="checkpoint") -> ROLO:
+    info = ckpt["model_info"]
+    model = ROLO(info["feature_dim"], info["hidden"], info["head"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise DataError(f"checkpoint {path}: weights do not fit a ROLO model with {info} ({e})") from None
+    return model

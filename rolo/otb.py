@@ -1,0 +1,249 @@
+"""OTB-100 as distributed: every quirk of the benchmark lives in this module.
+
+Layout: ``<root>/<Seq>/img/0001.jpg ...`` and ``<root>/<Seq>/groundtruth_rect.txt``
+(boxes in ``xywh`` pixels, see :mod:`rolo.boxes`).
+
+The frame table ``data/otb100_frames.tsv`` (from the OTB authors' sequence
+configuration, cross-checked against pytracking and got10k) gives, per
+sequence, the image folder, the first and last image number that have ground
+truth, the ground-truth file, the digits in file names and the extension. It
+covers the quirks: David's ground truth starts at image 300; Diving, Football1,
+Freeman3 and Freeman4 have more images than ground truth; BlurCar1/3/4 start at
+image 0247/0003/0018; Board uses 5-digit names; Jogging and Skating2 hold two
+targets (``Jogging-1``/``Jogging-2``); Human4 uses ``groundtruth_rect.2.txt``.
+
+Ground-truth line ``i`` (1-based) always belongs to image ``start_frame + i - 1``.
+A count that disagrees with the table is an error, never a silent truncation.
+Names not in the table use the plain rule: all images of ``<Seq>/img`` in
+order, one ground-truth line each.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+#: Names users type for the sequences the table knows under a suffixed name.
+ALIASES = {"Human4": "Human4-2"}
+#: Folders that hold two targets: the bare name is ambiguous.
+TWO_TARGETS = {"Jogging": ("Jogging-1", "Jogging-2"), "Skating2": ("Skating2-1", "Skating2-2")}
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """One row of the OTB-100 frame table."""
+    name: str
+    img_dir: str
+    start_frame: int
+    end_frame: int
+    gt_file: str
+    nz: int
+    ext: str
+    init_omit: int = 0
+    note: str = ""
+
+    @property
+    def length(self) -> int:
+        return self.end_frame - self.start_frame + 1
+
+
+@dataclass
+class Sequence:
+    """One tracking target: ``frames[i]`` is paired with ``gt[i]`` (xywh pixels)."""
+    name: str
+    frames: list
+    gt: np.ndarray
+    frame_numbers: np.ndarray
+    gt_path: Path | None = None
+    spec: FrameSpec | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the first frame; OTB frames of a sequence share a size."""
+        h, w = load_image(self.frames[0]).shape[:2]
+        return w, h
+
+
+@lru_cache(maxsize=1)
+def frame_table() -> dict[str, FrameSpec]:
+    """All 100 OTB-100 sequences (102 targets), keyed by name."""
+    text = resources.files("rolo").joinpath("data/otb100_frames.tsv").read_text(encoding="utf-8")
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    table = {}
+    for r in rows:
+        table[r["name"]] = FrameSpec(
+            name=r["name"], img_dir=r["img_dir"], start_frame=int(r["start_frame"]),
+            end_frame=int(r["end_frame"]), gt_file=r["gt_file"], nz=int(r["nz"]), ext=r["ext"],
+            init_omit=int(r["init_omit"] or 0), note=r.get("note") or "")
+    return table
+
+
+_SPLIT = re.compile(r"[,\t ]+")
+
+
+def parse_groundtruth(path) -> np.ndarray:
+    """Read an OTB ground-truth file into an (N, 4) float64 ``xywh`` array.
+
+    Accepts comma, tab or whitespace delimiters (mixed too), CRLF line ends,
+    a missing final newline and blank lines. A line that is not four numbers,
+    or holds NaN/inf, raises :class:`DataError` naming the file and line.
+    Non-positive widths or heights are kept (OTB has a few); the metrics
+    exclude those frames, see :mod:`rolo.metrics`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"ground-truth file not found: {path}")
+    rows = []
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as f:
+        text = f.read()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s:
+            continue
+        parts = [p for p in _SPLIT.split(s) if p]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise DataError(f"{path}, line {lineno}: cannot parse {s!r} as x,y,w,h") from None
+        if len(values) != 4:
+            raise DataError(f"{path}, line {lineno}: expected 4 numbers (x,y,w,h), got {len(values)}: {s!r}")
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"{path}, line {lineno}: non-finite value in {s!r}")
+        rows.append(values)
+    if not rows:
+        raise DataError(f"{path}: no ground-truth boxes in file")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def read_list(path) -> list[str]:
+    """Sequence names from a list file, one per line; blank lines and ``#`` comments skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"sequence list not found: {path}")
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        s = line.split("#", 1)[0].strip()
+        if s:
+            names.append(s)
+    if not names:
+        raise DataError(f"{path}: the sequence list is empty")
+    return names
+
+
+def load_image(path) -> np.ndarray:
+    """Read a frame as an HxWx3 BGR uint8 array; greyscale JPEGs become 3 channels.
+
+    Raises :class:`DataError` naming the file when it is missing, empty or not
+    a decodable image (a truncated JPEG that OpenCV cannot decode at all).
+    """
+    import cv2
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    if size == 0:
+        raise DataError(f"image is empty (0 bytes): {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"cannot decode image (corrupt or not an image): {path}")
+    return img
+
+
+class OTB:
+    """An OTB-100 root folder. ``OTB(root)["Car4"]`` gives a :class:`Sequence`.
+
+    ``strict`` (default) requires each table sequence to have exactly the
+    table's number of ground-truth lines. ``strict=False`` accepts a shortened
+    copy (the first N frames, as in ``shared/otb_sample``), still pairing line
+    ``i`` with image ``start_frame + i - 1`` and still requiring every image.
+    """
+
+    def __init__(self, root, strict: bool = True):
+        self.root = Path(root)
+        self.strict = strict
+
+    def resolve_name(self, name: str) -> str:
+        if name in TWO_TARGETS:
+            a, b = TWO_TARGETS[name]
+            raise DataError(f"sequence {name!r} has two targets; list it as {a!r} or {b!r}")
+        return ALIASES.get(name, name)
+
+    def __getitem__(self, name: str) -> Sequence:
+        if not self.root.is_dir():
+            raise DataError(f"OTB root folder not found: {self.root} (set OTB_ROOT / --otb_root)")
+        key = self.resolve_name(name)
+        spec = frame_table().get(key)
+        if spec is None:
+            return self._plain(name)
+        return self._from_spec(name, spec)
+
+    def _from_spec(self, name: str, spec: FrameSpec) -> Sequence:
+        img_dir = self.root / spec.img_dir
+        gt_path = self.root / spec.gt_file
+        if not img_dir.is_dir():
+            raise DataError(f"{name}: image folder not found: {img_dir}")
+        gt = parse_groundtruth(gt_path)
+        n = len(gt)
+        if n != spec.length and (self.strict or n > spec.length):
+            raise DataError(
+                f"{gt_path}: {n} ground-truth lines, but OTB-100's {spec.name} has {spec.length} "
+                f"(images {spec.start_frame}-{spec.end_frame})")
+        numbers = np.arange(spec.start_frame, spec.start_frame + n)
+        exts = [spec.ext] + [e.lstrip(".") for e in IMAGE_EXTS if e.lstrip(".") != spec.ext]
+        frames = []
+        for num in numbers:
+            stem = f"{num:0{spec.nz}d}"
+            for ext in exts:
+                p = img_dir / f"{stem}.{ext}"
+                if p.is_file():
+                    break
+            else:
+                raise DataError(f"{name}: image for ground-truth line {num - spec.start_frame + 1} "
+                                f"not found: {img_dir / f'{stem}.{spec.ext}'}")
+            frames.append(p)
+        return Sequence(name=name, frames=frames, gt=gt, frame_numbers=numbers, gt_path=gt_path, spec=spec)
+
+    def _plain(self, name: str) -> Sequence:
+        seq_dir = self.root / name
+        img_dir = seq_dir / "img"
+        gt_path = seq_dir / "groundtruth_rect.txt"
+        if not seq_dir.is_dir():
+            raise DataError(f"sequence folder not found: {seq_dir}")
+        if not img_dir.is_dir():
+            raise DataError(f"{name}: image folder not found: {img_dir}")
+        frames = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not frames:
+            raise DataError(f"{name}: no images in {img_dir}")
+        gt = parse_groundtruth(gt_path)
+        if len(gt) != len(frames):
+            raise DataError(f"{gt_path}: {len(gt)} ground-truth lines for {len(frames)} images in {img_dir}")
+        numbers = []
+        for i, p in enumerate(frames):
+            digits = re.sub(r"\D", "", p.stem)
+            numbers.append(int(digits) if digits else i + 1)
+        return Sequence(name=name, frames=frames, gt=gt, frame_numbers=np.asarray(numbers), gt_path=gt_path)
+
+    def check(self, names) -> list[str]:
+        """Every problem with ``names`` under this root, at once (no images decoded)."""
+        problems = []
+        for name in names:
+            try:
+                seq = self[name]
+                for p in seq.frames:
+                    if p.stat().st_size == 0:
+                        problems.append(f"{name}: image is empty (0 bytes): {p}")
+            except DataError as e:
+                problems.append(str(e))
+        return problems

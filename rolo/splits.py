@@ -1,0 +1,75 @@
+"""The report's three experiments (section III) as data: which videos, frames
+and labels each split holds.
+
+With the 33 names of ``otb30_list.txt`` (``n_train=22, n_test=8``):
+
+1. train on list entries 1-22, test on 23-30, eval on 31-33; all frames, all labels.
+2. train on every third frame (frames 1, 4, 7, ...) of the first 30 videos;
+   test on those 30 full videos; eval on the last 3.
+3. train on all frames of the 30, ground truth kept on every third frame only
+   (the loss is masked elsewhere); test and eval as in 2.
+
+In experiments 2 and 3 the test frames include the training frames; each
+planned video therefore records ``used_in_training``, the frames whose ground
+truth the experiment trains on, so that evaluation can also report the
+held-out score over the other frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+SPLITS = ("train", "test", "eval")
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """One video of one split. Arrays index the sequence's frames (0-based)."""
+    name: str
+    split: str
+    keep: np.ndarray               # (M,) indices of the frames this split holds
+    labelled: np.ndarray           # (M,) bool: ground truth given to this split
+    used_in_training: np.ndarray   # (M,) bool: this frame's ground truth trains the model
+
+
+def training_label_frames(n_frames: int, experiment: int, label_every: int) -> np.ndarray:
+    """(n_frames,) bool: frames whose ground truth trains experiment 2 or 3 (1, 4, 7, ...)."""
+    mask = np.zeros(n_frames, dtype=bool)
+    if experiment in (2, 3):
+        mask[::label_every] = True
+    elif experiment == 1:
+        mask[:] = True
+    return mask
+
+
+def video_names(experiment: int, names: list[str], n_train: int, n_test: int) -> dict[str, list[str]]:
+    """Video names per split. ``names`` is the list file's order."""
+    if experiment not in (1, 2, 3):
+        raise ConfigError(f"--experiment: {experiment!r} is not allowed; choose one of 1, 2, 3")
+    main = n_train + n_test
+    if len(names) < main:
+        raise ConfigError(f"the list has {len(names)} names but N_TRAIN + N_TEST = {main}")
+    if experiment == 1:
+        return {"train": names[:n_train], "test": names[n_train:main], "eval": names[main:]}
+    return {"train": names[:main], "test": names[:main], "eval": names[main:]}
+
+
+def plan_video(experiment: int, split: str, name: str, n_frames: int, label_every: int = 3) -> VideoPlan:
+    """Frames and labels of video ``name`` (``n_frames`` long) in ``split``."""
+    all_idx = np.arange(n_frames)
+    trained = training_label_frames(n_frames, experiment, label_every)
+    if split == "train":
+        if experiment == 2:
+            keep = all_idx[::label_every]
+            return VideoPlan(name, split, keep, np.ones(len(keep), bool), np.ones(len(keep), bool))
+        labelled = trained if experiment == 3 else np.ones(n_frames, bool)
+        return VideoPlan(name, split, all_idx, labelled.copy(), labelled.copy())
+    if split == "test":
+        used = trained if experiment in (2, 3) else np.zeros(n_frames, bool)
+        return VideoPlan(name, split, all_idx, np.ones(n_frames, bool), used)
+    if split == "eval":
+        return VideoPlan(name, split, all_idx, np.ones(n_frames, bool), np.zeros(n_frames, bool))
+    raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")

@@ -1,0 +1,174 @@
+"""Stage 2: train the ROLO LSTM on a cached experiment's training windows.
+
+MSE on every labelled step of each SEQ_LEN window (experiment 3 masks the
+unlabelled frames out of the loss), Adam, seeded. The epoch's shuffle comes
+from a generator seeded by (SEED, epoch), so a run resumed from a saved epoch
+continues exactly as an uninterrupted one: on CPU the final weights are equal.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import cache, config
+from .errors import DataError
+from .model import HEADS, ROLO, load_checkpoint, save_atomic
+from .windows import make_store
+
+CHECKS = {
+    "EXPERIMENT": config.choices(1, 2, 3),
+    "EPOCHS": config.at_least(1),
+    "SEQ_LEN": config.at_least(1),
+    "BATCH_SIZE": config.at_least(1),
+    "LR": config.between(1e-12, 10.0),
+    "HIDDEN": config.at_least(1),
+    "SAVE_EVERY": config.at_least(1),
+    "HEAD": config.choices(*HEADS),
+    "CACHE_MODE": config.choices("auto", "ram", "mmap"),
+    "SELECT": config.choices("confidence", "target"),
+}
+
+
+def resolve_device(name) -> torch.device:
+    """"auto" (or None) is CUDA when available, else CPU."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise config.ConfigError(f"--device: {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise config.ConfigError(f"--device: {name!r} asked for, but CUDA is not available here; use --device cpu")
+    return dev
+
+
+def checkpoint_path(checkpoint_dir, experiment: int, epochs: int, head: str = "coord") -> Path:
+    """The report's name ``rolo_lstm_exp{E}_{EPOCHS}.pth`` (``rolo_heatmap_...`` for the heatmap head)."""
+    kind = "lstm" if head == "coord" else "heatmap"
+    return Path(checkpoint_dir) / f"rolo_{kind}_exp{experiment}_{epochs}.pth"
+
+
+def resume_path(final: Path) -> Path:
+    return final.with_name(final.stem + ".last.pth")
+
+
+def step_loss(out: torch.Tensor, y: torch.Tensor, head: str) -> torch.Tensor:
+    """(B, L) per-step loss. The heatmap head outputs logits; the sigmoid is applied here, once."""
+    if head == "heatmap":
+        out = torch.sigmoid(out)
+    return ((out - y) ** 2).mean(-1)
+
+
+def masked_loss(out, y, m, head: str) -> torch.Tensor:
+    """Mean of :func:`step_loss` over labelled steps; no host sync (mask used as weights)."""
+    w = m.to(out.dtype)
+    return (step_loss(out, y, head) * w).sum() / w.sum().clamp_min(1.0)
+
+
+def load_training_videos(cfg):
+    videos = cache.read_split(cfg.DATA_DIR, "train")
+    exps = {v.meta.get("experiment") for v in videos}
+    if exps != {cfg.EXPERIMENT}:
+        raise DataError(f"{cfg.DATA_DIR}/train was extracted for experiment {sorted(exps)}, "
+                        f"but --experiment is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
+    return videos
+
+
+def select_boxes(videos, rule: str):
+    """Per-video detector boxes under a detection-choice rule (None = the cached default)."""
+    if rule == "confidence":
+        return None
+    from .select import boxes_for_videos
+    return boxes_for_videos(videos, rule)
+
+
+def main(script_globals, argv=None):
+    cfg = config.from_script(script_globals, argv, checks=CHECKS)
+    cfg.show("training settings")
+    return run(cfg)
+
+
+def run(cfg, progress: bool = True) -> Path:
+    """Train and return the final checkpoint's path."""
+    device = resolve_device(cfg.DEVICE)
+    videos = load_training_videos(cfg)
+    feature_dim = videos[0].meta["feature_dim"]
+    store = make_store(videos, cfg.SEQ_LEN, head=cfg.HEAD, device=device, mode=cfg.CACHE_MODE,
+                       boxes=select_boxes(videos, cfg.SELECT))
+    n = len(store)
+    if n == 0:
+        raise DataError(f"{cfg.DATA_DIR}/train has no labelled window of SEQ_LEN={cfg.SEQ_LEN} frames")
+    final = checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT, cfg.EPOCHS, cfg.HEAD)
+    last = resume_path(final)
+
+    torch.manual_seed(cfg.SEED)
+    model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.LR)
+    history, start = [], 0
+    if cfg.RESUME and last.is_file():
+        state = load_checkpoint(last, map_location=device)
+        _check_resumable(state, cfg, feature_dim, last)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, start = list(state["loss_history"]), int(state["epoch"])
+        print(f"resuming from {last} at epoch {start}/{cfg.EPOCHS}")
+    elif cfg.RESUME:
+        print(f"--resume true but no {last}; starting from epoch 0")
+
+    print(f"{len(videos)} videos, {sum(len(v) for v in videos)} frames, {n} windows of {cfg.SEQ_LEN}; "
+          f"{type(store).__name__} on {device}")
+    t0 = time.perf_counter()
+    for epoch in range(start, cfg.EPOCHS):
+        model.train()
+        g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=g).to(device)
+        total = torch.zeros((), device=device)
+        batches = range(0, n, cfg.BATCH_SIZE)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", leave=False, disable=not progress,
+                   mininterval=1.0)
+        for i in bar:
+            x, y, m = store.batch(perm[i:i + cfg.BATCH_SIZE])
+            loss = masked_loss(model(x), y, m, cfg.HEAD)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+        epoch_loss = (total / len(batches)).item()
+        history.append(epoch_loss)
+        print(f"epoch {epoch + 1:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  ({time.perf_counter() - t0:.1f}s)")
+        done = epoch + 1
+        if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
+            save_atomic(_state(model, opt, cfg, feature_dim, history, done), last)
+    state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS)
+    save_atomic(state, final)
+    print(f"saved {final}")
+    return final
+
+
+def _state(model, opt, cfg, feature_dim, history, epoch) -> dict:
+    s = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+         "model_info": model.describe(), "settings": dict(cfg), "experiment": cfg.EXPERIMENT,
+         "seq_len": cfg.SEQ_LEN, "feature_dim": feature_dim, "loss_history": list(history), "epoch": epoch}
+    if opt is not None:
+        s["optimizer"] = opt.state_dict()
+    return s
+
+
+def _check_resumable(state, cfg, feature_dim, path):
+    s = state.get("settings", {})
+    for key in ("EXPERIMENT", "SEQ_LEN", "BATCH_SIZE", "LR", "SEED", "HEAD", "HIDDEN", "EPOCHS", "SELECT"):
+        if key in s and s[key] != cfg[key]:
+            raise DataError(f"cannot resume from {path}: it was trained with {key}={s[key]!r}, "
+                            f"this run has {cfg[key]!r} (use the same settings or --resume false)")
+    if state.get("feature_dim") != feature_dim:
+        raise DataError(f"cannot resume from {path}: feature dimension {state.get('feature_dim')} "
+                        f"but the cache has {feature_dim}")
+
+
+def losses_decrease(history, frac: float = 0.5) -> bool:
+    """True when the last epoch's loss is below ``frac`` of the first (used by the demo's sanity line)."""
+    return len(history) > 1 and np.isfinite(history[-1]) and history[-1] < frac * history[0]

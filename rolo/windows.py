@@ -1,0 +1,143 @@
+"""Windows of SEQ_LEN consecutive frames over cached videos, as index views.
+
+A window is never copied out ahead of time: the store keeps one row per frame
+(``[feature, detector box]`` inputs, ``cxcywh_norm`` targets and a label mask)
+and a window is the pair (first row, SEQ_LEN). A batch is gathered from the
+rows when it is needed.
+
+Two stores share one interface, ``batch(starts) -> (x, y, mask)``:
+
+* :class:`RamStore` copies the rows into one tensor (on the training device),
+  so gathering a batch is one indexing op with no host round trip;
+* :class:`MmapStore` reads rows from the memory-mapped cache files, so a cache
+  larger than RAM trains.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .cache import VideoCache
+
+
+def frame_inputs(video: VideoCache, head: str = "coord", boxes: np.ndarray | None = None) -> np.ndarray:
+    """(N, D + 4) or, for the heatmap head, (N, D + GRID*GRID) float32 LSTM inputs.
+
+    ``boxes`` (N, 4) ``cxcywh_norm`` overrides the cached detector box (another
+    detection-choice rule); by default the report's most confident box.
+    """
+    b = np.asarray(video.bbox_yolo if boxes is None else boxes, dtype=np.float32)
+    if head == "heatmap":
+        from .heatmap import box_to_grid_cxcywh_norm
+        b = box_to_grid_cxcywh_norm(b).astype(np.float32)
+    return np.concatenate([np.asarray(video.features, dtype=np.float32), b], axis=1)
+
+
+def frame_targets(video: VideoCache, head: str = "coord") -> np.ndarray:
+    """(N, 4) ``cxcywh_norm`` or (N, GRID*GRID) grid targets; rows of unlabelled frames are 0."""
+    gt = np.nan_to_num(np.asarray(video.gt, dtype=np.float32), nan=0.0)
+    if head == "heatmap":
+        from .heatmap import box_to_grid_cxcywh_norm
+        gt = box_to_grid_cxcywh_norm(gt).astype(np.float32)
+    return gt
+
+
+def window_starts(lengths, seq_len: int, labelled=None) -> np.ndarray:
+    """Global first-row index of every stride-1 window that fits inside one video.
+
+    ``lengths``: frames per video, in store order. ``labelled``: optional (total,)
+    bool; windows without a single labelled frame are dropped (they carry no loss).
+    Videos shorter than ``seq_len`` give no window.
+    """
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = [off + np.arange(n - seq_len + 1) for off, n in zip(offsets, lengths) if n >= seq_len]
+    starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    if labelled is not None and len(starts):
+        c = np.concatenate([[0], np.cumsum(labelled.astype(np.int64))])
+        starts = starts[c[starts + seq_len] - c[starts] > 0]
+    return starts
+
+
+class RamStore:
+    """All rows in one tensor per field on ``device``; batches gather by index."""
+
+    def __init__(self, videos, seq_len: int, head: str = "coord", device="cpu", boxes=None):
+        self.seq_len = seq_len
+        self.lengths = [len(v) for v in videos]
+        boxes = boxes or [None] * len(videos)
+        self.x = torch.from_numpy(np.concatenate([frame_inputs(v, head, b) for v, b in zip(videos, boxes)])).to(device)
+        self.y = torch.from_numpy(np.concatenate([frame_targets(v, head) for v in videos])).to(device)
+        labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
+        self.m = torch.from_numpy(labelled).to(device)
+        self.starts = torch.from_numpy(window_starts(self.lengths, seq_len, labelled)).to(device)
+        self._steps = torch.arange(seq_len, device=device)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, window_ids: torch.Tensor):
+        """``window_ids`` (B,) -> x (B, L, Din), y (B, L, Dout), mask (B, L)."""
+        rows = self.starts[window_ids][:, None] + self._steps
+        return self.x[rows], self.y[rows], self.m[rows]
+
+
+class MmapStore:
+    """Rows stay in the memory-mapped cache files; a batch reads only its windows."""
+
+    def __init__(self, videos, seq_len: int, head: str = "coord", device="cpu", boxes=None):
+        self.videos, self.seq_len, self.head, self.device = videos, seq_len, head, device
+        self.boxes = boxes or [None] * len(videos)
+        self.lengths = np.array([len(v) for v in videos])
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
+        self.starts = window_starts(self.lengths, seq_len, labelled)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, window_ids):
+        ids = window_ids.cpu().numpy() if torch.is_tensor(window_ids) else np.asarray(window_ids)
+        g = self.starts[ids]
+        vid = np.searchsorted(self.offsets, g, side="right") - 1
+        xs, ys, ms = [], [], []
+        for v, s in zip(vid, g - self.offsets[vid]):
+            video, sl = self.videos[v], slice(s, s + self.seq_len)
+            b = self.boxes[v]
+            part = _Slice(video, sl, None if b is None else b[sl])
+            xs.append(frame_inputs(part, self.head, part.box_override))
+            ys.append(frame_targets(part, self.head))
+            ms.append(np.asarray(video.labelled[sl], bool))
+        to = lambda a: torch.from_numpy(np.stack(a)).to(self.device, non_blocking=True)  # noqa: E731
+        return to(xs), to(ys), to(ms)
+
+
+class _Slice:
+    """A window of a :class:`VideoCache` with the same attribute names."""
+
+    def __init__(self, video, sl, box_override):
+        self.features = video.features[sl]
+        self.bbox_yolo = video.bbox_yolo[sl]
+        self.gt = video.gt[sl]
+        self.box_override = box_override
+
+
+def make_store(videos, seq_len: int, head: str = "coord", device="cpu", mode: str = "auto", boxes=None,
+               ram_fraction: float = 0.5):
+    """A :class:`RamStore` when the rows fit in ``ram_fraction`` of free memory
+    (``mode="auto"``) or ``mode="ram"``; otherwise a :class:`MmapStore`."""
+    if mode == "auto":
+        need = sum(len(v) * (v.meta["feature_dim"] + (1024 if head == "heatmap" else 4) * 2 + 1) * 4 for v in videos)
+        mode = "ram" if need < ram_fraction * _available_memory() else "mmap"
+    cls = RamStore if mode == "ram" else MmapStore
+    return cls(videos, seq_len, head=head, device=device, boxes=boxes)
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30

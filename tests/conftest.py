@@ -1,0 +1,32 @@
+"""Shared fixtures. Tests need no GPU, no network and no OTB-100.
+
+Ultralytics is kept offline (no hub checks, no font downloads) before anything
+imports it. ``../shared/otb_sample`` (three real OTB sequences) is used when
+present and skipped cleanly when absent, as in a user's clone.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="rolo-yolo-cfg-"))
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+OTB_SAMPLE = REPO.parent / "shared" / "otb_sample"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def otb_sample() -> Path:
+    """The real OTB sequences (Crossing, Car4[:100], Human3[:199]), or skip."""
+    if not (OTB_SAMPLE / "Crossing" / "groundtruth_rect.txt").is_file():
+        pytest.skip("../shared/otb_sample not present")
+    return OTB_SAMPLE
