@@ -34,6 +34,7 @@ from . import cache, config, metrics
 from .boxes import cxcywh_norm_to_xywh
 from .errors import DataError
 from .model import build_from_checkpoint, load_checkpoint
+from .otb import OTB, load_image
 from .training import checkpoint_path, resolve_device, select_boxes
 from .windows import frame_inputs
 
@@ -245,25 +246,26 @@ def _fmt(v) -> str:
 
 
 def print_summary(result: dict, per_variant: dict) -> None:
-    from .tables import aos_columns, format_table, render_text
+    from .tables import aos_table, render_text
 
-    names = list(result["videos"])
-    columns = {f"{label}": {n: m["aos"] for n, m in per_variant[key].items()}
+    columns = {label: {n: m["aos"] for n, m in per_variant[key].items()}
                for key, label in (("online", "online"), ("online/held-out", "online held-out"),
                                   ("report", "report protocol"), ("yolo", "YOLO boxes")) if key in per_variant}
-    columns.update(aos_columns(result["experiment"], result["epochs"], names))
     print()
     print(f"AOS per video, experiment {result['experiment']}, {result['epochs']} epochs, split {result['split']}"
-          f" (head {result['head']}, SEQ_LEN {result['seq_len']}, init from GT: {result['init_gt']})")
-    print(render_text(format_table(names, columns, mean_row=True, mark_best="max")))
+          f" (head {result['head']}, SEQ_LEN {result['seq_len']}, frame 1 from GT: {result['init_gt']})")
+    table = aos_table(columns["online"], result["experiment"], result["epochs"], ours=columns)
+    print(render_text(table))
     print("  online: one prediction per frame, from the window ending at it (what a tracker outputs)")
     print("  report protocol: every window's outputs averaged, a frame counted up to SEQ_LEN times")
-    print("  held-out: only frames whose ground truth was not used in training")
+    if "online/held-out" in per_variant:
+        print("  held-out: only frames whose ground truth was not used in training")
+    print("  YOLO boxes: the detector's own box on each frame, no LSTM; * marks the best in a row")
     print()
     print(f"primary result: mode {result['mode']}, protocol {result['protocol']}")
-    for label, key in (("mean over videos", "mean"), ("frame-weighted (OTB toolkits)", "frame_weighted")):
+    for label, key in (("mean over videos", "mean"), ("all frames pooled", "frame_weighted")):
         m = result[key]
-        print(f"  {label:30s} AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  P@20px {m['p20']:.3f}")
+        print(f"  {label:18s} AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  P@20px {m['p20']:.3f}")
 
 
 def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
@@ -276,6 +278,38 @@ def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
     plots.plot_success({k: c["success_curve"] for k, c in curves.items()}, results_dir / "success.png")
     plots.plot_precision({k: c["precision_curve"] for k, c in curves.items()}, results_dir / "precision.png")
     print(f"wrote {results_dir / 'success.png'} and {results_dir / 'precision.png'}")
-    if cfg.OTB_ROOT and Path(cfg.OTB_ROOT).is_dir():
-        plots.split_montage(cfg.OTB_ROOT, result, preds, results_dir / "montage.png",
-                            strict=cfg.STRICT_FRAMES, videos=cfg.VIDEOS, out_dir=results_dir)
+    if not (cfg.OTB_ROOT and Path(cfg.OTB_ROOT).is_dir()):
+        print(f"OTB_ROOT {cfg.OTB_ROOT!r} not found: no montage or videos")
+        return
+    try:
+        frames = frame_paths(cfg.OTB_ROOT, cfg.STRICT_FRAMES, preds)
+    except DataError as e:
+        print(f"no montage: {e}")
+        return
+    order = sorted(preds, key=lambda n: result["videos"][n]["aos"] or 0.0)
+    items = []
+    for name in order:
+        p, i = preds[name], len(preds[name]["online"]) // 2
+        img = plots.draw_boxes(load_image(frames[name][i]), p["gt"][i], p["online"][i], frame_number=i + 1)
+        items.append((f"{name} AOS {result['videos'][name]['aos']:.2f}", img))
+    plots.montage(items, results_dir / "montage.png", cols=min(4, len(items)))
+    print(f"wrote {results_dir / 'montage.png'} (middle frame of each video, lowest AOS first; "
+          f"ground truth green, prediction red)")
+    if cfg.VIDEOS:
+        for name in tqdm(order, desc="videos"):
+            p = preds[name]
+            annotated = (plots.draw_boxes(load_image(f), p["gt"][i], p["online"][i], frame_number=i + 1)
+                         for i, f in enumerate(frames[name]))
+            plots.write_video(annotated, results_dir / f"{name}.mp4", fps=25)
+
+
+def frame_paths(otb_root, strict: bool, preds: dict) -> dict:
+    """Image paths of the evaluated frames of each video, from OTB_ROOT."""
+    otb = OTB(otb_root, strict=strict)
+    out = {}
+    for name, p in preds.items():
+        seq = otb[name]
+        if len(seq) != len(p["online"]):
+            raise DataError(f"{name} has {len(seq)} frames under {otb_root} but {len(p['online'])} in the cache")
+        out[name] = seq.frames
+    return out

@@ -76,7 +76,7 @@ class Sequence:
 
 @lru_cache(maxsize=1)
 def frame_table() -> dict[str, FrameSpec]:
-    """All 100 OTB-100 sequences (102 targets), keyed by name."""
+    """The 100 OTB-100 targets (98 image folders: Jogging and Skating2 hold two), keyed by name."""
     text = resources.files("rolo").joinpath("data/otb100_frames.tsv").read_text(encoding="utf-8")
     rows = csv.DictReader(text.splitlines(), delimiter="\t")
     table = {}

@@ -107,7 +107,7 @@ def run(cfg, progress: bool = True) -> Path:
 
     torch.manual_seed(cfg.SEED)
     model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.LR)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.LR, foreach=True)
     history, start = [], 0
     if cfg.RESUME and last.is_file():
         state = load_checkpoint(last, map_location=device)

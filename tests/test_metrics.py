@@ -1,0 +1,235 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rolo.boxes import xywh_to_cxcywh_norm
+from rolo.metrics import (
+    PRECISION_THRESHOLDS,
+    SUCCESS_THRESHOLDS,
+    center_error_xywh,
+    iou_cxcywh_norm,
+    iou_xywh,
+    precision_curve,
+    sequence_metrics,
+    success_curve,
+    summarize,
+)
+
+GT = [0.0, 0.0, 10.0, 10.0]
+
+
+def one(pred, gt=GT):
+    return float(iou_xywh([pred], [gt])[0])
+
+
+def test_thresholds():
+    assert SUCCESS_THRESHOLDS.shape == (21,) and SUCCESS_THRESHOLDS[10] == 0.5
+    assert SUCCESS_THRESHOLDS[0] == 0 and SUCCESS_THRESHOLDS[-1] == 1
+    assert PRECISION_THRESHOLDS.shape == (51,) and PRECISION_THRESHOLDS[20] == 20
+
+
+@pytest.mark.parametrize("pred, expected", [
+    ([0, 0, 10, 10], 1.0),            # identical
+    ([5, 0, 10, 10], 50 / 150),       # shifted by half its width
+    ([0, 0, 5, 10], 0.5),             # left half, contained
+    ([2, 2, 4, 4], 16 / 100),         # contained in the middle
+    ([-5, -5, 30, 30], 100 / 900),    # contains the ground truth
+    ([20, 20, 5, 5], 0.0),            # disjoint
+    ([10, 0, 10, 10], 0.0),           # touching edge only
+    ([5, 5, 10, 10], 25 / 175),       # corner overlap
+])
+def test_iou_hand_values(pred, expected):
+    assert one(pred) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("pred", [
+    [0, 0, 0, 10], [0, 0, 10, 0], [0, 0, -3, 10],         # no area / negative size
+    [np.nan, 0, 10, 10], [0, 0, np.inf, 10], [0, np.nan, np.nan, np.nan],
+])
+def test_invalid_prediction_is_a_failure(pred):
+    assert one(pred) == 0.0
+    assert center_error_xywh([pred], [GT])[0] == np.inf
+
+
+@pytest.mark.parametrize("gt", [[0, 0, 0, 10], [0, 0, 10, -1], [np.nan] * 4, [0, 0, 0, 0]])
+def test_invalid_ground_truth_is_excluded(gt):
+    assert math.isnan(one([0, 0, 10, 10], gt))
+    assert math.isnan(center_error_xywh([[0, 0, 10, 10]], [gt])[0])
+    # Even an invalid prediction on such a frame is not counted as a failure.
+    assert math.isnan(one([np.nan] * 4, gt))
+
+
+def test_iou_is_symmetric_and_vectorised():
+    rng = np.random.default_rng(0)
+    a = np.column_stack([rng.uniform(0, 50, (100, 2)), rng.uniform(1, 40, (100, 2))])
+    b = np.column_stack([rng.uniform(0, 50, (100, 2)), rng.uniform(1, 40, (100, 2))])
+    ab, ba = iou_xywh(a, b), iou_xywh(b, a)
+    assert ab.shape == (100,)
+    np.testing.assert_allclose(ab, ba)
+    assert ((ab >= 0) & (ab <= 1)).all()
+
+
+def test_iou_cxcywh_norm_matches_pixels():
+    rng = np.random.default_rng(1)
+    size = (640, 360)
+    a = np.column_stack([rng.uniform(0, 500, (50, 2)), rng.uniform(1, 200, (50, 2))])
+    b = np.column_stack([rng.uniform(0, 500, (50, 2)), rng.uniform(1, 200, (50, 2))])
+    a[0] = [0, 0, 0, 0]           # failure
+    b[1] = [np.nan] * 4           # excluded
+    got = iou_cxcywh_norm(xywh_to_cxcywh_norm(a, size), xywh_to_cxcywh_norm(b, size))
+    np.testing.assert_allclose(got, iou_xywh(a, b), equal_nan=True, atol=1e-12)
+    assert got[0] == 0 and np.isnan(got[1])
+    assert iou_cxcywh_norm([[0.5, 0.5, 0.2, 0.2]], [[0.6, 0.5, 0.2, 0.2]])[0] == pytest.approx(1 / 3)
+
+
+def test_center_error_hand_values():
+    pred = [[0, 0, 10, 10], [3, 4, 10, 10], [0, 0, 4, 4], [100, 0, 10, 10]]
+    err = center_error_xywh(pred, [GT] * 4)
+    np.testing.assert_allclose(err, [0, 5, 3 * math.sqrt(2), 100])
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError):
+        iou_xywh([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 1, 1]])
+    with pytest.raises(ValueError):
+        iou_xywh([0, 0, 1, 1], [0, 0, 1, 1])
+
+
+def test_success_curve_is_strictly_greater():
+    curve = success_curve([0.5, 0.5000001, 0.0, 1.0, np.nan])
+    assert curve.shape == (21,)
+    assert curve[0] == 3 / 4            # IoU > 0: the failure does not count
+    assert curve[10] == 2 / 4           # IoU > 0.5: exactly 0.5 does not count
+    assert curve[-1] == 0               # nothing is > 1
+    assert np.isnan(success_curve([np.nan, np.nan])).all()
+
+
+def test_precision_curve_hand_values():
+    curve = precision_curve([0.0, 5.0, 20.0, 20.5, np.inf, np.nan])
+    assert curve.shape == (51,)
+    assert curve[0] == pytest.approx(1 / 5)
+    assert curve[4] == pytest.approx(1 / 5)
+    assert curve[5] == pytest.approx(2 / 5)
+    assert curve[20] == pytest.approx(3 / 5)   # <= 20 px
+    assert curve[21] == pytest.approx(4 / 5)
+    assert curve[50] == pytest.approx(4 / 5)   # inf never succeeds
+
+
+# ---- slow, plainly written reference ----------------------------------------
+
+def slow_iou(p, g):
+    if not all(math.isfinite(v) for v in g) or g[2] <= 0 or g[3] <= 0:
+        return None
+    if not all(math.isfinite(v) for v in p) or p[2] <= 0 or p[3] <= 0:
+        return 0.0
+    left = max(p[0], g[0])
+    right = min(p[0] + p[2], g[0] + g[2])
+    top = max(p[1], g[1])
+    bottom = min(p[1] + p[3], g[1] + g[3])
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    return inter / (p[2] * p[3] + g[2] * g[3] - inter)
+
+
+def slow_metrics(pred, gt):
+    ious, errs = [], []
+    for p, g in zip(pred.tolist(), gt.tolist()):
+        v = slow_iou(p, g)
+        if v is None:
+            continue
+        ious.append(v)
+        if v == 0.0 and not (all(math.isfinite(x) for x in p) and p[2] > 0 and p[3] > 0):
+            errs.append(math.inf)
+        else:
+            errs.append(math.dist((p[0] + p[2] / 2, p[1] + p[3] / 2), (g[0] + g[2] / 2, g[1] + g[3] / 2)))
+    succ = []
+    for k in range(21):
+        t = k / 20
+        succ.append(sum(1 for v in ious if v > t) / len(ious))
+    prec = []
+    for t in range(51):
+        prec.append(sum(1 for e in errs if e <= t) / len(errs))
+    return {"frames": len(ious), "aos": sum(ious) / len(ious), "auc": sum(succ) / len(succ),
+            "sr50": succ[10], "p20": prec[20], "success_curve": succ, "precision_curve": prec}
+
+
+def random_boxes(rng, n):
+    gt = np.column_stack([rng.uniform(0, 300, (n, 2)), rng.uniform(5, 80, (n, 2))])
+    # Predictions near the ground truth, so every IoU bin gets frames.
+    pred = gt + rng.normal(0, 1, (n, 4)) * np.array([15, 15, 10, 10])
+    pred[rng.random(n) < 0.05] = [0.5, 0.5, 0, 0]
+    pred[rng.random(n) < 0.03, 0] = np.nan
+    gt[rng.random(n) < 0.04] = [0, 0, 0, 0]
+    return pred, gt
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sequence_metrics_match_slow_reference(seed):
+    pred, gt = random_boxes(np.random.default_rng(seed), 400)
+    got, ref = sequence_metrics(pred, gt), slow_metrics(pred, gt)
+    assert got["frames"] == ref["frames"] and got["excluded"] == 400 - ref["frames"]
+    assert got["excluded"] > 0
+    for k in ("aos", "auc", "sr50", "p20"):
+        assert got[k] == pytest.approx(ref[k], abs=1e-12), k
+    np.testing.assert_allclose(got["success_curve"], ref["success_curve"], atol=1e-12)
+    np.testing.assert_allclose(got["precision_curve"], ref["precision_curve"], atol=1e-12)
+    # A real spread of values, so the comparison above is not trivially 0 == 0.
+    assert 0.1 < got["auc"] < 0.9 and 0.1 < got["p20"] < 1
+
+
+def test_sequence_metrics_excludes_invalid_gt_and_is_json_ready():
+    pred = [[0, 0, 10, 10], [20, 20, 5, 5], [0, 0, 10, 10]]
+    gt = [GT, GT, [0, 0, 0, 0]]
+    m = sequence_metrics(pred, gt)
+    assert (m["frames"], m["excluded"]) == (2, 1)
+    assert m["aos"] == pytest.approx(0.5)
+    assert m["sr50"] == pytest.approx(0.5)
+    assert m["p20"] == pytest.approx(0.5)        # the disjoint centre is 24.7 px away
+    assert m["auc"] == pytest.approx((20 * 0.5 + 0.0) / 21)
+    json.dumps(m, allow_nan=False)
+    assert all(type(m[k]) is float for k in ("aos", "auc", "sr50", "p20"))
+
+
+def test_sequence_metrics_without_valid_frames():
+    m = sequence_metrics([[0, 0, 1, 1]], [[0, 0, 0, 0]])
+    assert (m["frames"], m["excluded"]) == (0, 1)
+    assert m["aos"] is None and m["success_curve"] is None
+
+
+def test_summarize_video_mean_vs_frame_weighted():
+    # Video A: 1 frame, perfect. Video B: 3 frames, all far off.
+    a = sequence_metrics([[0, 0, 10, 10]], [GT])
+    b = sequence_metrics([[100, 100, 10, 10]] * 3, [GT] * 3)
+    empty = sequence_metrics([[0, 0, 1, 1]], [[0, 0, 0, 0]])
+    s = summarize({"A": a, "B": b, "empty": empty})
+    mean, fw = s["mean"], s["frame_weighted"]
+    assert (mean["videos"], mean["frames"]) == (2, 4)
+    assert mean["aos"] == pytest.approx(0.5) and fw["aos"] == pytest.approx(0.25)
+    assert mean["sr50"] == pytest.approx(0.5) and fw["sr50"] == pytest.approx(0.25)
+    assert mean["p20"] == pytest.approx(0.5) and fw["p20"] == pytest.approx(0.25)
+    assert mean["auc"] == pytest.approx((a["auc"] + b["auc"]) / 2)
+    assert fw["auc"] == pytest.approx(20 / 21 / 4)
+    assert mean["success_curve"][0] == pytest.approx(0.5)
+
+
+def test_frame_weighted_equals_pooled_frames():
+    rng = np.random.default_rng(5)
+    videos = {f"v{i}": random_boxes(rng, n) for i, n in enumerate([30, 200, 75])}
+    s = summarize({k: sequence_metrics(p, g) for k, (p, g) in videos.items()})
+    pooled = sequence_metrics(np.concatenate([p for p, _ in videos.values()]),
+                              np.concatenate([g for _, g in videos.values()]))
+    for k in ("aos", "auc", "sr50", "p20"):
+        assert s["frame_weighted"][k] == pytest.approx(pooled[k], abs=1e-12)
+    np.testing.assert_allclose(s["frame_weighted"]["success_curve"], pooled["success_curve"], atol=1e-12)
+    assert s["frame_weighted"]["frames"] == pooled["frames"]
+    # ... and the video mean is genuinely different here.
+    assert abs(s["mean"]["aos"] - pooled["aos"]) > 1e-4
+
+
+def test_summarize_reads_back_json_and_refuses_nothing():
+    m = sequence_metrics([[0, 0, 10, 10]], [GT])
+    s = summarize({"A": json.loads(json.dumps(m))})
+    assert s["mean"]["aos"] == 1.0
+    with pytest.raises(ValueError):
+        summarize({})
