@@ -33,7 +33,7 @@ from tqdm import tqdm
 from . import cache, config, metrics
 from .boxes import cxcywh_norm_to_xywh
 from .errors import DataError
-from .model import build_from_checkpoint, load_checkpoint
+from .model import build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
 from .otb import OTB, load_image
 from .training import checkpoint_path, resolve_device, select_boxes
 from .windows import frame_inputs
@@ -176,7 +176,7 @@ def load_model(ckpt_path, cfg, feature_dim, device):
     if info["head"] != cfg.HEAD:
         raise DataError(f"checkpoint {ckpt_path} has the {info['head']!r} head, but --head is {cfg.HEAD!r}")
     model = build_from_checkpoint(ckpt, ckpt_path).to(device).eval()
-    seq_len = int(ckpt.get("seq_len") or ckpt.get("settings", {}).get("SEQ_LEN") or 6)
+    seq_len = checkpoint_seq_len(ckpt)
     return model, ckpt, seq_len
 
 
@@ -187,7 +187,7 @@ def run(cfg, progress: bool = True) -> dict:
     videos = cache.read_split(cfg.DATA_DIR, cfg.SPLIT)
     feature_dim = videos[0].meta["feature_dim"]
     model, ckpt, seq_len = load_model(ckpt_path, cfg, feature_dim, device)
-    select = ckpt.get("settings", {}).get("SELECT", "confidence")
+    select = checkpoint_select(ckpt)
     boxes = select_boxes(videos, select) or [None] * len(videos)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -251,10 +251,11 @@ def print_summary(result: dict, per_variant: dict) -> None:
     columns = {label: {n: m["aos"] for n, m in per_variant[key].items()}
                for key, label in (("online", "online"), ("online/held-out", "online held-out"),
                                   ("report", "report protocol"), ("yolo", "YOLO boxes")) if key in per_variant}
+    title = (f"AOS per video: experiment {result['experiment']}, {result['epochs']} epochs, split "
+             f"{result['split']}, head {result['head']}, SEQ_LEN {result['seq_len']}, "
+             f"frame 1 from GT: {result['init_gt']}")
+    table = aos_table(columns["online"], result["experiment"], result["epochs"], ours=columns, title=title)
     print()
-    print(f"AOS per video, experiment {result['experiment']}, {result['epochs']} epochs, split {result['split']}"
-          f" (head {result['head']}, SEQ_LEN {result['seq_len']}, frame 1 from GT: {result['init_gt']})")
-    table = aos_table(columns["online"], result["experiment"], result["epochs"], ours=columns)
     print(render_text(table))
     print("  online: one prediction per frame, from the window ending at it (what a tracker outputs)")
     print("  report protocol: every window's outputs averaged, a frame counted up to SEQ_LEN times")

@@ -184,7 +184,8 @@ def reference_aos_columns(experiment: int, epochs: int) -> dict[str, dict[str, f
 
 
 def aos_table(per_video_aos: Mapping[str, float | None], experiment: int, epochs: int, *,
-              digits: int = 3, ours: Mapping[str, Mapping[str, float | None]] | None = None) -> Table:
+              digits: int = 3, ours: Mapping[str, Mapping[str, float | None]] | None = None,
+              title: str | None = None) -> Table:
     """Our per-video AOS next to the report's and (experiment 3) the original ROLO paper's.
 
     Columns: ``ours`` (or the several columns of ``ours``), ``report (exp E, N ep)``
@@ -194,7 +195,7 @@ def aos_table(per_video_aos: Mapping[str, float | None], experiment: int, epochs
     columns = dict(ours) if ours is not None else {"ours": dict(per_video_aos)}
     columns.update(reference_aos_columns(experiment, epochs))
     return format_table(_report_order(per_video_aos, experiment), columns, digits=digits,
-                        title=f"AOS, experiment {experiment}, {epochs} epochs")
+                        title=title or f"AOS, experiment {experiment}, {epochs} epochs")
 
 
 # ---- comparing results folders ----------------------------------------------

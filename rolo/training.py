@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -167,8 +166,3 @@ def _check_resumable(state, cfg, feature_dim, path):
     if state.get("feature_dim") != feature_dim:
         raise DataError(f"cannot resume from {path}: feature dimension {state.get('feature_dim')} "
                         f"but the cache has {feature_dim}")
-
-
-def losses_decrease(history, frac: float = 0.5) -> bool:
-    """True when the last epoch's loss is below ``frac`` of the first (used by the demo's sanity line)."""
-    return len(history) > 1 and np.isfinite(history[-1]) and history[-1] < frac * history[0]
