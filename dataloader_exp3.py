@@ -23,6 +23,7 @@ N_TEST = 8                         # experiment 1: the next N_TEST test; after t
 LABEL_EVERY = 3                    # experiments 2/3: frames 1, 1+LABEL_EVERY, ... carry training labels
 STRICT_FRAMES = True               # ground truth must match OTB-100's frame table (False: accept shortened copies)
 OVERWRITE = False                  # re-extract videos that are already cached
+CHECK = False                      # only check OTB_ROOT against LIST_FILE (every image decoded), then exit
 
 if __name__ == "__main__":
     from rolo import cli, extraction

@@ -5,6 +5,7 @@ OTB-format result files and plots.
     python evaluation.py --experiment 3 --epochs 100              # test split
     python evaluation.py --experiment 3 --epochs 100 --split eval
     python evaluation.py --mode report                            # the report's window-averaged protocol
+    python evaluation.py --head heatmap                           # ROLO-heatmap: checkpoints/rolo_heatmap_exp3_100.pth
     python evaluation.py --help                                   # list every constant
 
 The printed table shows online, held-out, report-protocol and raw-YOLO AOS

@@ -4,6 +4,7 @@ on the cache the dataloader wrote, and save checkpoints/rolo_lstm_exp{E}_{EPOCHS
     python train_exp3.py                              # the report's settings (batch 1, 100 epochs)
     python train_exp3.py --epochs 30 --device cuda
     python train_exp3.py --resume true                # continue a killed run from its last saved epoch
+    python train_exp3.py --head heatmap               # ROLO-heatmap (report section VI): rolo_heatmap_exp3_{EPOCHS}.pth
     python train_exp3.py --help                       # list every constant
 
 Fast choice: BATCH_SIZE 16 with LR 1e-3 reaches the batch-1 test AOS in a

@@ -132,11 +132,36 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
         _fsync_dir(path.parent)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"cannot write cache {path}: {e.strerror or e}") from None
+        reason = e.strerror or f"{e} (is the disk full?)"  # numpy reports a short write without an errno
+        raise DataError(f"cannot write cache {path}: {reason}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def ensure_writable(folder, flag: str) -> Path:
+    """Create ``folder`` and prove a file can be written there, before any long computation.
+
+    Raises :class:`DataError` naming ``flag`` and the folder (a file in the way,
+    a read-only mount, no permission, no space).
+    """
+    folder = Path(folder)
+    probe = folder / f"{_TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"\0")
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"{flag} {folder} is not writable: {e.strerror or e}") from None
+    return folder
+
+
+def extraction_settings(video: VideoCache) -> dict:
+    """The settings of :data:`EXTRACTION_KEYS` a cached video was made with."""
+    settings = video.meta.get("settings", {})
+    return {k: settings.get(k) for k in EXTRACTION_KEYS}
 
 
 def remove_stale_temporaries(split_dir) -> None:
@@ -164,6 +189,8 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{meta_path}: corrupt metadata ({e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path}: corrupt metadata (not a JSON object)")
     arrays = {}
     for k in ARRAYS:
         f = path / f"{k}.npy"
@@ -195,7 +222,7 @@ def read_split(data_dir, split: str, names: list[str] | None = None, expect: dic
     """All cached videos of ``split`` (in ``names`` order when given), validated.
 
     Every video is opened (and so checked) before the first is used; all
-    videos must share one feature dimension.
+    videos must share one feature dimension and one set of extraction settings.
     """
     split_dir = Path(data_dir) / split
     if names is None:
@@ -211,4 +238,12 @@ def read_split(data_dir, split: str, names: list[str] | None = None, expect: dic
     if len(dims) > 1:
         raise DataError(f"{split_dir}: videos have different feature dimensions {sorted(dims)}; "
                         f"they were extracted with different weights")
+    first = extraction_settings(videos[0])
+    for v in videos[1:]:
+        other = extraction_settings(v)
+        if other != first:
+            key = next(k for k in EXTRACTION_KEYS if other[k] != first[k])
+            raise DataError(f"{split_dir}: {v.path.name} was extracted with {key}={other[key]!r} but "
+                            f"{videos[0].path.name} with {first[key]!r}; re-extract with one setting "
+                            f"(--overwrite true)")
     return videos

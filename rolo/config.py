@@ -94,6 +94,13 @@ def between(low, high) -> Callable[[str, Any], None]:
     return check
 
 
+def multiple_of(step: int) -> Callable[[str, Any], None]:
+    def check(flag, value):
+        if value is None or value < step or value % step:
+            raise ConfigError(f"{flag}: must be a positive multiple of {step}, got {value!r}")
+    return check
+
+
 def usage(doc: str | None, defaults: Mapping[str, Any]) -> str:
     lines = [(doc or "").strip(), "", "constants (override with --name value):"]
     for k, v in defaults.items():

@@ -12,12 +12,12 @@ import numpy as np
 
 from . import cache, config, splits
 from .boxes import xywh_to_cxcywh_norm
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .otb import OTB, read_list
 
 CHECKS = {
     "EXPERIMENT": config.choices(1, 2, 3),
-    "IMG_SIZE": config.at_least(32),
+    "IMG_SIZE": config.multiple_of(32),  # the YOLOv8 stride
     "CONF": config.between(0.0, 1.0),
     "BATCH_SIZE": config.at_least(1),
     "TOP_K": config.at_least(1),
@@ -44,33 +44,39 @@ def _plan(cfg, sequences: dict) -> list[splits.VideoPlan]:
 
 
 def load_sequences(cfg) -> tuple[list[str], dict]:
-    """Open every listed sequence, reporting all missing files at once before any model loads."""
+    """Open every listed sequence, reporting all problems at once before any model loads
+    (see :mod:`rolo.check`; with CHECK every image is decoded too)."""
+    from .check import open_sequences, problems_error
+
     names = read_list(cfg.LIST_FILE)
-    otb = OTB(cfg.OTB_ROOT, strict=cfg.STRICT_FRAMES)
-    sequences, problems = {}, []
-    for name in names:
-        try:
-            sequences[name] = otb[name]
-        except DataError as e:
-            problems.append(str(e))
-    if problems:
-        raise DataError(f"{len(problems)} problem(s) with OTB_ROOT={cfg.OTB_ROOT} and LIST_FILE={cfg.LIST_FILE}:\n  "
-                        + "\n  ".join(problems))
-    return names, sequences
+    report = open_sequences(OTB(cfg.OTB_ROOT, strict=cfg.STRICT_FRAMES), names, decode=bool(cfg.get("CHECK")))
+    for w in report.warnings:
+        print(f"warning: {w}")
+    if not report.ok:
+        raise problems_error(report, f"OTB_ROOT={cfg.OTB_ROOT} and LIST_FILE={cfg.LIST_FILE}")
+    if cfg.get("CHECK"):
+        print(f"check passed: {report.summary()}")
+    return names, report.sequences
 
 
 def video_arrays(seq, plan: splits.VideoPlan, dets, size) -> dict:
-    """Cut one split's arrays from a whole-video detector pass; ``size`` = (W, H)."""
+    """Cut one split's arrays from a whole-video detector pass; ``size`` = (W, H).
+
+    A frame whose ground truth has no area (OTB's mark of an absent target) is
+    stored unlabelled: it carries no loss, and the metrics skip it anyway.
+    """
     k = plan.keep
+    has_box = (seq.gt[k, 2] > 0) & (seq.gt[k, 3] > 0)
+    labelled = plan.labelled & has_box
     gt = xywh_to_cxcywh_norm(seq.gt[k], size).astype(np.float32)
-    gt[~plan.labelled] = np.nan
+    gt[~labelled] = np.nan
     return {
         "features": dets.features[k].astype(np.float32),
         "bbox_yolo": dets.boxes[k].astype(np.float32),
         "gt": gt,
         "frames": np.asarray(seq.frame_numbers)[k].astype(np.int32),
-        "labelled": plan.labelled,
-        "used_in_training": plan.used_in_training,
+        "labelled": labelled,
+        "used_in_training": plan.used_in_training & has_box,
         "detected": dets.detected[k],
         "conf": dets.conf[k].astype(np.float32),
         "dets": dets.topk[k].astype(np.float32),
@@ -80,6 +86,8 @@ def video_arrays(seq, plan: splits.VideoPlan, dets, size) -> dict:
 def run(cfg) -> dict:
     """Fill ``cfg.OUT_DIR``; returns counts of videos written and skipped."""
     names, sequences = load_sequences(cfg)
+    if cfg.get("CHECK"):
+        return {"written": 0, "skipped": 0, "checked": len(sequences)}
     plans = _plan(cfg, sequences)
     order = {n: i for i, n in enumerate(names)}
     settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
@@ -100,8 +108,14 @@ def run(cfg) -> dict:
     if skipped:
         print(f"{skipped} videos already cached, {len(todo)} to extract")
 
-    from .extractor import YOLOv8FeatureExtractor
+    from .extractor import YOLOv8FeatureExtractor, resolve_device
 
+    # Both fail in seconds here rather than after the first video's extraction.
+    cache.ensure_writable(cfg.OUT_DIR, "--out_dir")
+    try:
+        resolve_device(cfg.DEVICE)
+    except ConfigError as e:
+        raise ConfigError(f"--device: {e}") from None
     extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
                                        conf=cfg.CONF, top_k=cfg.TOP_K)
     by_video: dict[str, list] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -49,9 +50,9 @@ class ROLO(nn.Module):
 def save_atomic(obj, path) -> None:
     """torch.save through a temporary file so a crash never leaves a half-written checkpoint."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
@@ -77,6 +78,11 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             data = f.read()
         ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
+        if isinstance(e, pickle.UnpicklingError) and "Unsupported global" in str(e):
+            # A sound file whose pickle holds objects other than tensors, e.g. torch.save(model).
+            raise DataError(f"checkpoint {path} holds pickled Python objects (a whole model saved with "
+                            f"torch.save(model)?), which are not loaded, for safety; save model.state_dict() "
+                            f"instead") from None
         raise DataError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}: {e})") from None
     if isinstance(ckpt, dict) and "model" in ckpt and "model_info" in ckpt:
         return ckpt
@@ -99,6 +105,20 @@ def _wrap_state_dict(path, sd: dict) -> dict:
     renamed = {("head." + k.split(".", 1)[1]) if not k.startswith("lstm") else k: v for k, v in sd.items()}
     return {"model": renamed, "model_info": {"feature_dim": feature_dim, "hidden": hidden, "head": head},
             "settings": {}, "plain_state_dict": True}
+
+
+#: SEQ_LEN of the report, assumed for a plain state dict that does not record it.
+DEFAULT_SEQ_LEN = 6
+
+
+def checkpoint_seq_len(ckpt: dict) -> int:
+    """The window length the checkpoint was trained with."""
+    return int(ckpt.get("seq_len") or ckpt.get("settings", {}).get("SEQ_LEN") or DEFAULT_SEQ_LEN)
+
+
+def checkpoint_select(ckpt: dict) -> str:
+    """The detection-choice rule the checkpoint was trained with (see :mod:`rolo.select`)."""
+    return ckpt.get("settings", {}).get("SELECT", "confidence")
 
 
 def build_from_checkpoint(ckpt: dict, path="checkpoint") -> ROLO:

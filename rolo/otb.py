@@ -96,14 +96,15 @@ def parse_groundtruth(path) -> np.ndarray:
 
     Accepts comma, tab or whitespace delimiters (mixed too), CRLF line ends,
     a missing final newline and blank lines. A line that is not four numbers,
-    or holds NaN/inf, raises :class:`DataError` naming the file and line.
+    or holds NaN/inf, raises :class:`DataError` naming the file and line;
+    every bad line of the file is named in the one error.
     Non-positive widths or heights are kept (OTB has a few); the metrics
     exclude those frames, see :mod:`rolo.metrics`.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"ground-truth file not found: {path}")
-    rows = []
+    rows, bad = [], []
     with open(path, "r", encoding="utf-8", errors="replace", newline="") as f:
         text = f.read()
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -114,12 +115,17 @@ def parse_groundtruth(path) -> np.ndarray:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise DataError(f"{path}, line {lineno}: cannot parse {s!r} as x,y,w,h") from None
+            bad.append(f"{path}, line {lineno}: cannot parse {s!r} as x,y,w,h")
+            continue
         if len(values) != 4:
-            raise DataError(f"{path}, line {lineno}: expected 4 numbers (x,y,w,h), got {len(values)}: {s!r}")
-        if not np.all(np.isfinite(values)):
-            raise DataError(f"{path}, line {lineno}: non-finite value in {s!r}")
-        rows.append(values)
+            bad.append(f"{path}, line {lineno}: expected 4 numbers (x,y,w,h), got {len(values)}: {s!r}")
+        elif not np.all(np.isfinite(values)):
+            bad.append(f"{path}, line {lineno}: non-finite value in {s!r}")
+        else:
+            rows.append(values)
+    if bad:
+        more = f"\n... and {len(bad) - 10} more bad lines in {path}" if len(bad) > 10 else ""
+        raise DataError("\n".join(bad[:10]) + more)
     if not rows:
         raise DataError(f"{path}: no ground-truth boxes in file")
     return np.asarray(rows, dtype=np.float64)
@@ -143,8 +149,9 @@ def read_list(path) -> list[str]:
 def load_image(path) -> np.ndarray:
     """Read a frame as an HxWx3 BGR uint8 array; greyscale JPEGs become 3 channels.
 
-    Raises :class:`DataError` naming the file when it is missing, empty or not
-    a decodable image (a truncated JPEG that OpenCV cannot decode at all).
+    Raises :class:`DataError` naming the file when it is missing, empty, not
+    a decodable image, or a JPEG cut short (no end-of-image marker near its
+    end: some OpenCV builds decode such a file, greying out the missing rows).
     """
     import cv2
 
@@ -158,7 +165,30 @@ def load_image(path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(f"cannot decode image (corrupt or not an image): {path}")
+    if path.suffix.lower() in (".jpg", ".jpeg") and not _jpeg_complete(path, size):
+        raise DataError(f"image is truncated (JPEG without its end-of-image marker): {path}")
     return img
+
+
+def _jpeg_complete(path: Path, size: int) -> bool:
+    """True when the JPEG's end-of-image marker FFD9 lies in its last KiB.
+
+    Entropy-coded data never holds FFD9 (0xFF bytes are stuffed), so a file
+    cut short ends without it; the KiB allows for the padding some cameras append.
+    """
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 1024))
+        return b"\xff\xd9" in f.read()
+
+
+def _name_hint(root: Path, name: str) -> str:
+    """For a name with no folder: it is not an OTB-100 name, and the closest one, for a typo."""
+    import difflib
+
+    known = set(frame_table()) | set(ALIASES) | set(TWO_TARGETS)
+    known |= {p.name for p in root.iterdir() if p.is_dir()}
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" ({name!r} is not an OTB-100 sequence" + (f"; did you mean {close[0]!r}?)" if close else ")")
 
 
 class OTB:
@@ -220,7 +250,7 @@ class OTB:
         img_dir = seq_dir / "img"
         gt_path = seq_dir / "groundtruth_rect.txt"
         if not seq_dir.is_dir():
-            raise DataError(f"sequence folder not found: {seq_dir}")
+            raise DataError(f"sequence folder not found: {seq_dir}{_name_hint(self.root, name)}")
         if not img_dir.is_dir():
             raise DataError(f"{name}: image folder not found: {img_dir}")
         frames = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
