@@ -45,7 +45,8 @@ CHECKS = {
     "MODE": config.choices("online", "report"),
     "PROTOCOL": config.choices("all", "held-out"),
     "HEAD": config.choices("coord", "heatmap"),
-    "HEATMAP_THRESHOLD": config.between(0.0, 1.0),
+    # 0 would keep every cell, and the decoder needs a positive fraction of the peak.
+    "HEATMAP_THRESHOLD": config.between(0.01, 1.0),
 }
 CHUNK_WINDOWS = 4096
 
@@ -70,10 +71,15 @@ def online_from_windows(out: torch.Tensor) -> torch.Tensor:
 
 
 def decode(out: np.ndarray, head: str, threshold: float) -> np.ndarray:
-    """(..., Dout) model outputs -> (..., 4) ``cxcywh_norm`` boxes."""
+    """(..., Dout) model outputs -> (..., 4) ``cxcywh_norm`` boxes.
+
+    Heatmap logits get the one sigmoid outside the loss, then the extent
+    decoder (:func:`rolo.heatmap.grid_to_box_cxcywh_norm`, rule documented there).
+    """
     if head == "heatmap":
-        from .heatmap import grid_to_box_cxcywh_norm
-        probs = 1.0 / (1.0 + np.exp(-out))
+        from .heatmap import grid_to_box_cxcywh_norm, heatmap_probs
+        # torch's sigmoid: numpy's 1 / (1 + exp(-x)) overflows (and warns) for logits below about -88.
+        probs = heatmap_probs(torch.as_tensor(out)).numpy()
         return grid_to_box_cxcywh_norm(probs, threshold=threshold)
     return out
 
@@ -174,10 +180,27 @@ def load_model(ckpt_path, cfg, feature_dim, device):
         raise DataError(f"checkpoint {ckpt_path} was trained for experiment {exp}, but --experiment is "
                         f"{cfg.EXPERIMENT}")
     if info["head"] != cfg.HEAD:
-        raise DataError(f"checkpoint {ckpt_path} has the {info['head']!r} head, but --head is {cfg.HEAD!r}")
+        raise DataError(f"checkpoint {ckpt_path} has the {info['head']!r} head, but --head is {cfg.HEAD!r} "
+                        f"(evaluate it with --head {info['head']})")
     model = build_from_checkpoint(ckpt, ckpt_path).to(device).eval()
     seq_len = checkpoint_seq_len(ckpt)
     return model, ckpt, seq_len
+
+
+#: Extraction settings that change the LSTM's inputs: a checkpoint is only evaluated on a cache made like its own.
+INPUT_SETTINGS = ("WEIGHTS", "IMG_SIZE", "CONF")
+
+
+def check_extraction(ckpt: dict, ckpt_path, video) -> None:
+    """Refuse a cache whose features or boxes were made otherwise than the training cache's
+    (same dimension, other weights, image size or threshold). Plain state dicts record nothing."""
+    want = ckpt.get("extraction") or {}
+    have = cache.extraction_settings(video)
+    for key in INPUT_SETTINGS:
+        if key in want and have[key] != want[key]:
+            raise DataError(f"checkpoint {ckpt_path} was trained on features extracted with {key}={want[key]!r}, "
+                            f"but the cache {video.path} was made with {key}={have[key]!r}; evaluate on a cache "
+                            f"extracted like the training one")
 
 
 def run(cfg, progress: bool = True) -> dict:
@@ -185,8 +208,13 @@ def run(cfg, progress: bool = True) -> dict:
     device = resolve_device(cfg.DEVICE)
     ckpt_path, results_dir = resolve_paths(cfg)
     videos = cache.read_split(cfg.DATA_DIR, cfg.SPLIT)
+    exps = {v.meta.get("experiment") for v in videos}
+    if exps != {cfg.EXPERIMENT}:
+        raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "
+                        f"is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
     feature_dim = videos[0].meta["feature_dim"]
     model, ckpt, seq_len = load_model(ckpt_path, cfg, feature_dim, device)
+    check_extraction(ckpt, ckpt_path, videos[0])
     select = checkpoint_select(ckpt)
     boxes = select_boxes(videos, select) or [None] * len(videos)
     try:

@@ -85,6 +85,36 @@ def select_boxes(videos, rule: str):
     return boxes_for_videos(videos, rule)
 
 
+def make_optimizer(model, lr: float) -> torch.optim.Adam:
+    """Adam with torch's fused kernel (one pass over the weights per step, where torch supports
+    it for the device), else the multi-tensor one. Batch-1 steps are short, so the optimizer's
+    passes over the 2M weights are a large share of each."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except RuntimeError:  # a device without the fused kernel
+        return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+
+
+def train_epoch(model, opt, store, perm: torch.Tensor, batch_size: int, head: str, progress: bool = True,
+                desc: str | None = None) -> torch.Tensor:
+    """One pass over the windows ``perm`` (B,) of ``store``, ``batch_size`` per step.
+
+    Returns the mean of the steps' losses as a 0-d tensor on the device: the
+    loop itself never waits for the device (no per-step ``.item()``).
+    """
+    model.train()
+    total = torch.zeros((), device=perm.device)
+    batches = range(0, len(perm), batch_size)
+    for i in tqdm(batches, desc=desc, leave=False, disable=not progress, mininterval=1.0):
+        x, y, m = store.batch(perm[i:i + batch_size])
+        loss = masked_loss(model(x), y, m, head)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach()
+    return total / len(batches)
+
+
 def main(script_globals, argv=None):
     cfg = config.from_script(script_globals, argv, checks=CHECKS)
     cfg.show("training settings")
@@ -103,14 +133,16 @@ def run(cfg, progress: bool = True) -> Path:
         raise DataError(f"{cfg.DATA_DIR}/train has no labelled window of SEQ_LEN={cfg.SEQ_LEN} frames")
     final = checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT, cfg.EPOCHS, cfg.HEAD)
     last = resume_path(final)
+    cache.ensure_writable(cfg.CHECKPOINT_DIR, "--checkpoint_dir")
+    extraction = cache.extraction_settings(videos[0])
 
     torch.manual_seed(cfg.SEED)
     model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.LR, foreach=True)
+    opt = make_optimizer(model, cfg.LR)
     history, start = [], 0
     if cfg.RESUME and last.is_file():
         state = load_checkpoint(last, map_location=device)
-        _check_resumable(state, cfg, feature_dim, last)
+        _check_resumable(state, cfg, feature_dim, last, extraction)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, start = list(state["loss_history"]), int(state["epoch"])
@@ -122,42 +154,34 @@ def run(cfg, progress: bool = True) -> Path:
           f"{type(store).__name__} on {device}")
     t0 = time.perf_counter()
     for epoch in range(start, cfg.EPOCHS):
-        model.train()
         g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=g).to(device)
-        total = torch.zeros((), device=device)
-        batches = range(0, n, cfg.BATCH_SIZE)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", leave=False, disable=not progress,
-                   mininterval=1.0)
-        for i in bar:
-            x, y, m = store.batch(perm[i:i + cfg.BATCH_SIZE])
-            loss = masked_loss(model(x), y, m, cfg.HEAD)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach()
-        epoch_loss = (total / len(batches)).item()
+        epoch_loss = train_epoch(model, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
+                                 desc=f"epoch {epoch + 1}/{cfg.EPOCHS}").item()
         history.append(epoch_loss)
         print(f"epoch {epoch + 1:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  ({time.perf_counter() - t0:.1f}s)")
         done = epoch + 1
         if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
-            save_atomic(_state(model, opt, cfg, feature_dim, history, done), last)
-    state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS)
+            save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction), last)
+    state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction)
     save_atomic(state, final)
     print(f"saved {final}")
     return final
 
 
-def _state(model, opt, cfg, feature_dim, history, epoch) -> dict:
+def _state(model, opt, cfg, feature_dim, history, epoch, extraction) -> dict:
+    """``extraction``: the cache's extraction settings, so that evaluation and resuming can refuse features
+    made another way (same dimension, other weights or image size)."""
     s = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
          "model_info": model.describe(), "settings": dict(cfg), "experiment": cfg.EXPERIMENT,
-         "seq_len": cfg.SEQ_LEN, "feature_dim": feature_dim, "loss_history": list(history), "epoch": epoch}
+         "seq_len": cfg.SEQ_LEN, "feature_dim": feature_dim, "loss_history": list(history), "epoch": epoch,
+         "extraction": extraction}
     if opt is not None:
         s["optimizer"] = opt.state_dict()
     return s
 
 
-def _check_resumable(state, cfg, feature_dim, path):
+def _check_resumable(state, cfg, feature_dim, path, extraction):
     s = state.get("settings", {})
     for key in ("EXPERIMENT", "SEQ_LEN", "BATCH_SIZE", "LR", "SEED", "HEAD", "HIDDEN", "EPOCHS", "SELECT"):
         if key in s and s[key] != cfg[key]:
@@ -166,3 +190,7 @@ def _check_resumable(state, cfg, feature_dim, path):
     if state.get("feature_dim") != feature_dim:
         raise DataError(f"cannot resume from {path}: feature dimension {state.get('feature_dim')} "
                         f"but the cache has {feature_dim}")
+    for key, have in (state.get("extraction") or {}).items():
+        if extraction.get(key) != have:
+            raise DataError(f"cannot resume from {path}: it was trained on a cache extracted with {key}={have!r}, "
+                            f"but {cfg.DATA_DIR}/train was extracted with {extraction.get(key)!r}")

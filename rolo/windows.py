@@ -26,11 +26,16 @@ def frame_inputs(video: VideoCache, head: str = "coord", boxes: np.ndarray | Non
     ``boxes`` (N, 4) ``cxcywh_norm`` overrides the cached detector box (another
     detection-choice rule); by default the report's most confident box.
     """
-    b = np.asarray(video.bbox_yolo if boxes is None else boxes, dtype=np.float32)
+    return lstm_inputs(video.features, video.bbox_yolo if boxes is None else boxes, head)
+
+
+def lstm_inputs(features: np.ndarray, boxes_cxcywh_norm: np.ndarray, head: str = "coord") -> np.ndarray:
+    """LSTM input rows from (N, D) features and (N, 4) ``cxcywh_norm`` boxes (also the online tracker's)."""
+    b = np.asarray(boxes_cxcywh_norm, dtype=np.float32)
     if head == "heatmap":
         from .heatmap import box_to_grid_cxcywh_norm
         b = box_to_grid_cxcywh_norm(b).astype(np.float32)
-    return np.concatenate([np.asarray(video.features, dtype=np.float32), b], axis=1)
+    return np.concatenate([np.asarray(features, dtype=np.float32), b], axis=1)
 
 
 def frame_targets(video: VideoCache, head: str = "coord") -> np.ndarray:
@@ -65,8 +70,9 @@ class RamStore:
         self.seq_len = seq_len
         self.lengths = [len(v) for v in videos]
         boxes = boxes or [None] * len(videos)
-        self.x = torch.from_numpy(np.concatenate([frame_inputs(v, head, b) for v, b in zip(videos, boxes)])).to(device)
-        self.y = torch.from_numpy(np.concatenate([frame_targets(v, head) for v in videos])).to(device)
+        total = sum(self.lengths)
+        self.x = _fill_rows((frame_inputs(v, head, b) for v, b in zip(videos, boxes)), total, device)
+        self.y = _fill_rows((frame_targets(v, head) for v in videos), total, device)
         labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
         self.m = torch.from_numpy(labelled).to(device)
         self.starts = torch.from_numpy(window_starts(self.lengths, seq_len, labelled)).to(device)
@@ -79,6 +85,20 @@ class RamStore:
         """``window_ids`` (B,) -> x (B, L, Din), y (B, L, Dout), mask (B, L)."""
         rows = self.starts[window_ids][:, None] + self._steps
         return self.x[rows], self.y[rows], self.m[rows]
+
+
+def _fill_rows(per_video, total: int, device) -> torch.Tensor:
+    """(total, D): the (N_i, D) arrays that ``per_video`` yields one video at a time, copied into
+    one preallocated tensor on ``device``. Peak memory is the result plus one video, not the
+    two full copies of ``np.concatenate`` over a list."""
+    out, offset = None, 0
+    for rows in per_video:
+        rows = torch.from_numpy(rows)
+        if out is None:
+            out = torch.empty((total, rows.shape[1]), dtype=rows.dtype, device=device)
+        out[offset:offset + len(rows)] = rows
+        offset += len(rows)
+    return out if out is not None else torch.zeros((0, 0), device=device)
 
 
 class MmapStore:
