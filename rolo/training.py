@@ -101,17 +101,25 @@ def train_epoch(model, opt, store, perm: torch.Tensor, batch_size: int, head: st
 
     Returns the mean of the steps' losses as a 0-d tensor on the device: the
     loop itself never waits for the device (no per-step ``.item()``).
+    On CPU the LSTM runs on torch's native kernels rather than oneDNN's RNN
+    primitive, whose forward and backward are slower at ROLO's sizes
+    (about 2x per batch-1 step, and 1.0-1.2x at batch 16-256; bench.py).
     """
     model.train()
     total = torch.zeros((), device=perm.device)
     batches = range(0, len(perm), batch_size)
-    for i in tqdm(batches, desc=desc, leave=False, disable=not progress, mininterval=1.0):
-        x, y, m = store.batch(perm[i:i + batch_size])
-        loss = masked_loss(model(x), y, m, head)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.detach()
+    onednn = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = onednn and perm.device.type != "cpu"
+    try:
+        for i in tqdm(batches, desc=desc, leave=False, disable=not progress, mininterval=1.0):
+            x, y, m = store.batch(perm[i:i + batch_size])
+            loss = masked_loss(model(x), y, m, head)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+    finally:
+        torch.backends.mkldnn.enabled = onednn
     return total / len(batches)
 
 

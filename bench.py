@@ -1,0 +1,39 @@
+"""Benchmark: report-style baselines against this code, on the same inputs, in one run.
+
+Prints one table, stage by stage: baseline, ours, their ratio, the target,
+and whether both gave the same outputs. Stages: extraction (frames/s against
+the report's two-pass extractor and against a bare forward of the network),
+training (batch-1 epoch; batched training to the batch-1 test AOS), memory
+(peak RSS of a training run against the cache size), evaluation (all windows
+of a split) and the online tracker's per-frame step. README "Speed" holds the
+figures and the machine they were measured on.
+
+    python bench.py --quick true          # small sizes, under 2 minutes on 2 CPU cores
+    python bench.py                       # the full run (about 15 minutes on 2 CPU cores)
+    python bench.py --stages extraction,online --img_dir data/OTB100/Car4/img --device cuda
+    python bench.py --help                # list every constant
+
+Needs no download: frames are synthesised (rolo.synthetic) unless IMG_DIR is
+given, features are synthesised (rolo.synthetic_cache), and yolov8s.yaml builds
+the untrained YOLOv8s, the same compute as yolov8s.pt.
+"""
+QUICK = False                  # small sizes (see rolo/bench.py PRESETS)
+DEVICE = "auto"                # "auto" = CUDA when available, else CPU
+STAGES = "all"                 # "all" or a comma list: extraction,training,batched,memory,evaluation,online
+IMG_DIR = ""                   # folder of JPEG frames; empty = synthesise them
+WEIGHTS = "yolov8s.yaml"       # detector: a .pt file, an Ultralytics name or a yaml (untrained, same compute)
+CONF = 0.25                    # detector threshold, as the dataloaders
+FRAMES = 0                     # frames through the extractor (0 = the mode's: 8 quick, 32 full)
+IMG_SIZE = 0                   # extractor input size (0 = the mode's: 320 quick, 640 full)
+EXTRACT_BATCH = 0              # our extractor's frames per forward (0 = the mode's: 4)
+REPEATS = 0                    # timed runs per stage, median reported (0 = the mode's: 2 quick, 3 full)
+FAST_BATCH_SIZE = 16           # the fast training choice measured against batch 1 (train.py BATCH_SIZE)
+FAST_LR = 1e-3                 # its learning rate (train.py LR)
+SEED = 0
+WORK_DIR = ""                  # where the temporary inputs go; empty = the system's temp folder
+JSON = ""                      # also write the rows to this JSON file
+
+if __name__ == "__main__":
+    from rolo import bench, cli
+
+    cli.run(bench.main, globals())

@@ -1,0 +1,750 @@
+"""``bench.py``: report-style baselines against our pipeline, on the same inputs, in one run.
+
+Every stage times a baseline written from the report's description and our
+code on the same data, checks that both give the same outputs, and returns
+one or more :class:`Row` (stage, baseline, ours, ratio, target). Timings are
+medians over ``repeats`` runs, baseline and ours alternating. Speed is only
+ever judged here, never in a test.
+
+The baselines, as the report describes its code:
+
+* extraction (:class:`ReportStyleExtractor`): one frame at a time, read and
+  resize, ``YOLO.predict()`` for the box, then a second pass,
+  ``YOLO.embed()``, for the feature;
+* training (:class:`ReportWindows`, :func:`report_style_epoch`): a torch
+  ``Dataset`` that materialises every window as a float64 numpy copy, a
+  ``DataLoader`` with batch size 1 that turns numpy into tensors at every
+  step, ``loss.item()`` every step, torch's default Adam;
+* evaluation (:func:`report_style_predict`): the same windows, one forward
+  and one device-to-host copy per window.
+
+Ours: :class:`rolo.extractor.YOLOv8FeatureExtractor`, :func:`rolo.training.train_epoch`
+over :func:`rolo.windows.make_store`, :func:`rolo.training.run`,
+:func:`rolo.evaluation.evaluate_video` and :class:`rolo.tracker.RoloTracker`.
+
+Features are synthesised (:mod:`rolo.synthetic_cache`) and frames come from
+:mod:`rolo.synthetic` unless a folder of JPEGs is given, so the benchmark
+needs no download. The detector is untrained when WEIGHTS is a yaml: the
+same computation as the trained network. Its BatchNorm statistics are then
+taken from the frames (:func:`calibrate_batchnorm`) so that its features
+and scores are informative enough for the same-output checks to mean
+something.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+import time
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import cache, config, evaluation, training
+from .boxes import NO_DETECTION_CXCYWH_NORM, cxcywh_norm_to_xywh, xyxy_to_cxcywh_norm
+from .errors import DataError
+from .model import ROLO
+from .windows import frame_inputs, frame_targets, make_store
+
+CHECKS = {
+    "REPEATS": config.at_least(0),
+    "FRAMES": config.at_least(0),
+    "IMG_SIZE": config.at_least(0),
+    "EXTRACT_BATCH": config.at_least(0),
+    "FAST_BATCH_SIZE": config.at_least(1),
+    "FAST_LR": config.between(1e-12, 10.0),
+}
+STAGES = ("extraction", "training", "batched", "memory", "evaluation", "online")
+#: Sizes of each mode; a non-zero FRAMES / IMG_SIZE / EXTRACT_BATCH / REPEATS constant overrides them.
+PRESETS = {
+    "quick": dict(frames=8, img_size=320, extract_batch=4, repeats=2, check_frames=2,
+                  hidden=512, feature_dim=512, train_frames=200, batch1_epochs=2, fast_epochs=6,
+                  mem_videos=30, mem_frames=667, mem_hidden=128, mem_batch=256, mem_baseline_steps=200,
+                  online_img_size=640, online_steps=100, online_forwards=2),
+    "full": dict(frames=32, img_size=640, extract_batch=4, repeats=3, check_frames=4,
+                 hidden=512, feature_dim=512, train_frames=400, batch1_epochs=6, fast_epochs=20,
+                 mem_videos=30, mem_frames=667, mem_hidden=512, mem_batch=64, mem_baseline_steps=2000,
+                 online_img_size=640, online_steps=300, online_forwards=5),
+}
+SEQ_LEN = 6
+#: The report's training settings (train.py's defaults).
+REPORT_LR = 1e-4
+#: Online step: detections per frame the target rule chooses among.
+ONLINE_TOP_K = 10
+#: Detections are compared at this threshold, low enough that an untrained detector has boxes.
+CHECK_CONF = 1e-6
+#: Frame size of the synthesised JPEGs, (W, H), as the larger OTB videos.
+FRAME_SIZE = (640, 480)
+SCRIPTS_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    """One line of the table.
+
+    ``ratio`` is in the sense its ``target`` states: a gain ("x": baseline time /
+    ours, ours rate / baseline rate, baseline memory / ours), a share ("%":
+    ours / baseline) or a plain quotient (ours / baseline). ``ok``: the target
+    is met; ``same``: baseline and ours gave the same outputs (None: nothing to
+    compare).
+    """
+    stage: str
+    unit: str
+    baseline: float
+    ours: float
+    ratio: float
+    target: str
+    ok: bool | None
+    note: str = ""
+    same: bool | None = None
+    ratio_unit: str = "x"
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("stage", "unit", "baseline", "ours", "ratio", "ratio_unit", "target",
+                                              "ok", "note", "same")}
+
+
+@dataclass
+class Timer:
+    """Median of several timed runs; CUDA work is waited for before each clock read."""
+    device: torch.device
+    seconds: list = field(default_factory=list)
+
+    def __enter__(self):
+        self._sync()
+        self._t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self._sync()
+        self.seconds.append(time.perf_counter() - self._t)
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.seconds))
+
+
+def resolve_device(name) -> torch.device:
+    return training.resolve_device(name)
+
+
+def _quiet():
+    """Silence the nested runs' own progress lines; the table is the output."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+# ---- inputs ----------------------------------------------------------------------
+
+def frame_paths(img_dir: str, n: int, work: Path) -> list[Path]:
+    """``n`` JPEG paths: the first ``n`` of ``img_dir`` (sorted), or ``n`` frames synthesised under ``work``."""
+    if img_dir:
+        folder = Path(img_dir)
+        if not folder.is_dir():
+            raise DataError(f"--img_dir: folder not found: {folder}")
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+        if not paths:
+            raise DataError(f"--img_dir: no .jpg/.jpeg files in {folder}")
+        return paths[:n]
+    from .synthetic import make_benchmark
+
+    root = work / "frames"
+    name = make_benchmark(root, n_sequences=1, frames=n, size=FRAME_SIZE, overwrite=True, progress=False)[0]
+    return sorted((root / name / "img").glob("*.jpg"))
+
+
+def calibrate_batchnorm(yolo, images_bgr, imgsz: int) -> None:
+    """Set every BatchNorm's statistics to those of ``images_bgr`` (a data-dependent init).
+
+    Ultralytics' untrained network has near-zero features and near-equal scores,
+    which would let different outputs compare equal; with unit-scale activations
+    the same-output checks mean something. The compute is unchanged.
+    """
+    from .extractor import preprocess_bgr
+
+    model = yolo.model
+    x = torch.from_numpy(np.stack([preprocess_bgr(f, imgsz) for f in images_bgr])).permute(0, 3, 1, 2)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.momentum = 1.0  # the running statistics become this batch's
+    model.train()
+    with torch.no_grad():
+        model(x.float() / 255)
+    model.eval()
+
+
+def bench_yolo(weights, frames: list[Path], imgsz: int, seed: int = 0):
+    """The detector for the extraction and online stages (an untrained yaml is calibrated on ``frames``)."""
+    from .extractor import load_yolo
+    from .otb import load_image
+
+    torch.manual_seed(seed)
+    yolo = load_yolo(weights)
+    if str(weights).lower().endswith((".yaml", ".yml")):
+        calibrate_batchnorm(yolo, [load_image(p) for p in frames[:8]], imgsz)
+    return yolo
+
+
+def bare_network(yolo, device, half: bool):
+    """A fused copy of ``yolo``'s network with no hook: the physical limit of one forward."""
+    model = deepcopy(yolo.model).fuse(verbose=False).to(device).eval()
+    return model.half() if half else model.float()
+
+
+# ---- 1. extraction -----------------------------------------------------------------
+
+class ReportStyleExtractor:
+    """The report's extractor: per frame, ``YOLO.predict()`` for the box, then ``YOLO.embed()``
+    (a second pass, up to the feature layer) for the feature. One frame at a time.
+
+    ``yolo`` is used as given (Ultralytics fuses it in place on first use).
+    """
+
+    def __init__(self, yolo, *, imgsz: int, conf: float, layer: int, device, iou: float = 0.7):
+        self.yolo, self.imgsz, self.conf, self.iou, self.layer = yolo, imgsz, conf, iou, layer
+        self.device = str(device)
+
+    def extract(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """One BGR frame -> (box (4,) ``cxcywh_norm``, feature (D,), confidence) as float32."""
+        import cv2
+
+        img = cv2.resize(image_bgr, (self.imgsz, self.imgsz))  # predict() takes BGR and converts it itself
+        args = dict(imgsz=self.imgsz, device=self.device, verbose=False)
+        r = self.yolo.predict(img, conf=self.conf, iou=self.iou, **args)[0]
+        if len(r.boxes):
+            best = int(r.boxes.conf.argmax())
+            box = xyxy_to_cxcywh_norm(r.boxes.xyxy[best].cpu().numpy(), (self.imgsz, self.imgsz))
+            conf = float(r.boxes.conf[best])
+        else:
+            box, conf = np.asarray(NO_DETECTION_CXCYWH_NORM), 0.0
+        feature = self.yolo.embed(img, embed=[self.layer], **args)[0]
+        return np.asarray(box, np.float32), feature.float().cpu().numpy(), np.float32(conf)
+
+    def extract_paths(self, paths) -> dict:
+        """``boxes`` (N, 4), ``features`` (N, D), ``conf`` (N,) float32 for image files, in order."""
+        from .otb import load_image
+
+        out = [self.extract(load_image(p)) for p in paths]
+        return {"boxes": np.stack([o[0] for o in out]), "features": np.stack([o[1] for o in out]),
+                "conf": np.asarray([o[2] for o in out], np.float32)}
+
+
+def compare_extraction(base: dict, ours, half: bool = False) -> dict:
+    """Same outputs? Boxes within 1e-4 (``cxcywh_norm``), features within 1e-4 of their scale,
+    confidences within 1e-3 (a batch of 4 and a batch of 1 round differently on CPU, and a
+    score is more sensitive than a feature).
+
+    ``base`` is :meth:`ReportStyleExtractor.extract_paths` output, ``ours`` a
+    :class:`rolo.extractor.Detections`. fp16 on CUDA only has to agree to 3e-2.
+    """
+    rel = 3e-2 if half else 1e-4
+    scale = float(np.abs(base["features"]).max()) or 1.0
+    feat_err = float(np.abs(ours.features - base["features"]).max() / scale)
+    box_err = np.abs(ours.boxes - base["boxes"]).max(axis=1)
+    conf_ok = np.isclose(ours.conf, base["conf"], rtol=max(rel, 1e-3), atol=0)
+    box_ok = (box_err <= (1e-2 if half else 1e-4)) & conf_ok
+    return {"frames": len(box_ok), "boxes_equal": int(box_ok.sum()), "detected": int(ours.detected.sum()),
+            "feature_rel_err": feat_err, "same": bool(box_ok.all() and feat_err <= rel)}
+
+
+def bench_extraction(paths, *, weights, imgsz: int, batch: int, device, conf: float, repeats: int,
+                     check_frames: int, yolo=None) -> list[Row]:
+    """Frames/s over ``paths``: report-style (two passes, one frame at a time), ours
+    (``extract_paths``, one pass per batch, decoding overlapped) and a bare forward
+    of the same network on a ready batch of the same size."""
+    from .extractor import YOLOv8FeatureExtractor
+    from .otb import load_image
+
+    device = resolve_device(device)
+    yolo = yolo or bench_yolo(weights, paths, imgsz)
+    ours = YOLOv8FeatureExtractor(yolo, device=device, imgsz=imgsz, conf=conf)
+    base = ReportStyleExtractor(yolo, imgsz=imgsz, conf=conf, layer=ours.feature_layer_index, device=device)
+    bare = bare_network(yolo, device, ours.half)
+    x = torch.rand((batch, 3, imgsz, imgsz), device=device, dtype=torch.half if ours.half else torch.float)
+    n_batches = -(-len(paths) // batch)
+
+    # Warm-up: Ultralytics' predictor set-up, lazy CUDA/oneDNN initialisation.
+    threads = torch.get_num_threads()
+    first = load_image(paths[0])
+    base.extract(first)
+    # The predictor's set-up sets torch to cpu_count - 1 threads; both sides get the same count.
+    torch.set_num_threads(threads)
+    ours.detect_batch([first] * min(batch, len(paths)))
+    with torch.inference_mode():
+        bare(x)
+
+    t_base, t_ours, t_bare = Timer(device), Timer(device), Timer(device)
+    for _ in range(repeats):
+        with t_base:
+            b = base.extract_paths(paths)
+        with t_ours:
+            d = ours.extract_paths(paths, batch_size=batch, progress=False)
+        with t_bare, torch.inference_mode():
+            for _ in range(n_batches):
+                bare(x)
+    same = compare_extraction(b, d, ours.half)
+
+    # Boxes at CONF may be none at all on an untrained network: compare them where there are some.
+    check = paths[:check_frames]
+    lo_ours = YOLOv8FeatureExtractor(yolo, device=device, imgsz=imgsz, conf=CHECK_CONF)
+    lo_base = ReportStyleExtractor(yolo, imgsz=imgsz, conf=CHECK_CONF, layer=ours.feature_layer_index, device=device)
+    lo = compare_extraction(lo_base.extract_paths(check), lo_ours.extract_paths(check, batch_size=batch,
+                                                                                progress=False), ours.half)
+    n = len(paths)
+    fps_base, fps_ours, fps_bare = n / t_base.median, n / t_ours.median, n / t_bare.median
+    note = (f"{n} frames {imgsz}px, batch {batch}, {device.type}{' fp16' if ours.half else ''}; same outputs: "
+            f"{same['boxes_equal']}/{same['frames']} boxes ({same['detected']} detected at conf {conf:g}), "
+            f"{lo['boxes_equal']}/{lo['frames']} boxes at conf {CHECK_CONF:g}, "
+            f"features rel. err {max(same['feature_rel_err'], lo['feature_rel_err']):.1e}")
+    both_same = same["same"] and lo["same"]
+    return [
+        Row("extraction vs report (2 passes, 1 frame)", "frames/s", fps_base, fps_ours, fps_ours / fps_base,
+            ">= 1.6x", fps_ours / fps_base >= 1.6, note, both_same),
+        Row("extraction vs bare forward, same batch", "frames/s", fps_bare, fps_ours, fps_ours / fps_bare,
+            ">= 0.90", fps_ours / fps_bare >= 0.9, "bare: the fused network on a ready batch, no decode, no NMS",
+            ratio_unit=""),
+    ]
+
+
+# ---- 2. training -------------------------------------------------------------------
+
+class ReportWindows(torch.utils.data.Dataset):
+    """The report's dataset: every SEQ_LEN window copied out up front as float64 numpy.
+
+    Items are ``(x (L, D + 4), y (L, 4), mask (L,))`` numpy arrays, in the order of
+    :func:`rolo.windows.window_starts` (video by video, stride 1), so that window
+    ``i`` here is window ``i`` of our store. ``labelled_only`` drops windows
+    without a labelled frame, as training does; evaluation keeps every window.
+    """
+
+    def __init__(self, videos, seq_len: int, labelled_only: bool = True):
+        self.x, self.y, self.m = [], [], []
+        for v in videos:
+            inputs = frame_inputs(v).astype(np.float64)
+            targets = frame_targets(v).astype(np.float64)
+            labelled = np.asarray(v.labelled, bool)
+            for s in range(len(v) - seq_len + 1):
+                if labelled_only and not labelled[s:s + seq_len].any():
+                    continue
+                self.x.append(inputs[s:s + seq_len].copy())
+                self.y.append(targets[s:s + seq_len].copy())
+                self.m.append(labelled[s:s + seq_len].copy())
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i], self.m[i]
+
+
+def report_style_epoch(model, opt, dataset: ReportWindows, order, device) -> float:
+    """One epoch the report's way: DataLoader, batch 1, tensors made and cast every step,
+    the loss read back to the host every step. ``order``: the window indices, in order."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, sampler=list(order))
+    model.train()
+    running = 0.0
+    for x, y, m in loader:
+        x, y, m = x.float().to(device), y.float().to(device), m.to(device)
+        loss = training.masked_loss(model(x), y, m, "coord")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running += loss.item()
+    return running / len(dataset)
+
+
+def workload_cache(root: Path, frames: int, feature_dim: int = 512, seed: int = 0) -> Path:
+    """A learnable experiment-1 cache: 3 train, 2 test, 1 eval video of ``frames`` frames."""
+    from .synthetic_cache import write_synthetic_cache
+
+    write_synthetic_cache(root, experiment=1, n_videos=6, frames=frames, feature_dim=feature_dim, n_train=3,
+                          n_test=2, seed=seed)
+    return root
+
+
+def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, seed: int = 0) -> list[Row]:
+    """Seconds per batch-1 epoch over the same windows, in the same order, from the same weights."""
+    device = resolve_device(device)
+    videos = cache.read_split(data_dir, "train")
+    store = make_store(videos, SEQ_LEN, device=device)
+    dataset = ReportWindows(videos, SEQ_LEN)
+    if len(dataset) != len(store):
+        raise RuntimeError(f"report windows {len(dataset)} != store windows {len(store)}")
+    perm = torch.randperm(len(store), generator=torch.Generator().manual_seed(seed))
+    perm_dev = perm.to(device)
+    feature_dim = videos[0].meta["feature_dim"]
+
+    def fresh():
+        torch.manual_seed(seed)
+        return ROLO(feature_dim, hidden).to(device)
+
+    t_base, t_ours = Timer(device), Timer(device)
+    for _ in range(repeats):
+        m_base = fresh()
+        opt = torch.optim.Adam(m_base.parameters(), lr=REPORT_LR)  # torch's default, as in the report
+        with t_base:
+            report_style_epoch(m_base, opt, dataset, perm.tolist(), device)
+        m_ours = fresh()
+        opt = training.make_optimizer(m_ours, REPORT_LR)
+        with t_ours:
+            training.train_epoch(m_ours, opt, store, perm_dev, 1, "coord", progress=False)
+    diff = max(float((a - b).abs().max()) for a, b in zip(m_base.state_dict().values(), m_ours.state_dict().values()))
+    same = diff <= 1e-4
+    note = (f"{len(store)} windows of {SEQ_LEN}, hidden {hidden}, {device.type}, {type(store).__name__}; "
+            f"weights after one epoch max |diff| {diff:.1e}")
+    return [Row("training, batch 1, per epoch", "s", t_base.median, t_ours.median, t_base.median / t_ours.median,
+                ">= 1.3x", t_base.median / t_ours.median >= 1.3, note, same)]
+
+
+def script_config(script: str, **overrides) -> config.Config:
+    """The constants of one of the top-level scripts with ``overrides`` (UPPER_CASE names)."""
+    consts = runpy.run_path(str(SCRIPTS_DIR / script), run_name="rolo_bench")
+    cfg = config.Config(config.script_constants(consts))
+    for k, v in overrides.items():
+        if k not in cfg:
+            raise KeyError(f"{script} has no constant {k}")
+        cfg[k] = v
+    return cfg
+
+
+def train_and_score(data_dir: Path, out: Path, *, batch_size: int, lr: float, epochs: int, hidden: int,
+                    device) -> dict:
+    """Wall time of ``training.run`` and the test AOS of its checkpoint (``evaluation.run``, online, all frames)."""
+    cfg = script_config("train.py", DATA_DIR=str(data_dir), CHECKPOINT_DIR=str(out / "ckpt"), EPOCHS=epochs,
+                        BATCH_SIZE=batch_size, LR=lr, HIDDEN=hidden, DEVICE=str(device), SEQ_LEN=SEQ_LEN,
+                        SAVE_EVERY=epochs)
+    t0 = time.perf_counter()
+    with _quiet():
+        ckpt = training.run(cfg, progress=False)
+    seconds = time.perf_counter() - t0
+    ecfg = script_config("evaluation.py", EXPERIMENT=1, EPOCHS=epochs, SPLIT="test", DATA_DIR=str(data_dir),
+                         CHECKPOINT=str(ckpt), RESULTS_DIR=str(out / "results"), PLOTS=False, MODE="online",
+                         PROTOCOL="all", DEVICE=str(device))
+    with _quiet():
+        result = evaluation.run(ecfg, progress=False)
+    return {"seconds": seconds, "aos": float(result["mean"]["aos"])}
+
+
+def bench_batched(data_dir: Path, work: Path, *, device, hidden: int, batch1_epochs: int, fast_batch: int,
+                  fast_lr: float, fast_epochs: int) -> list[Row]:
+    """The report's batch-1 run against the fast choice: wall time and test AOS of each."""
+    device = resolve_device(device)
+    slow = train_and_score(data_dir, work / "batch1", batch_size=1, lr=REPORT_LR, epochs=batch1_epochs,
+                           hidden=hidden, device=device)
+    fast = train_and_score(data_dir, work / "fast", batch_size=fast_batch, lr=fast_lr, epochs=fast_epochs,
+                           hidden=hidden, device=device)
+    ratio = slow["seconds"] / fast["seconds"]
+    reached = fast["aos"] >= slow["aos"] - 0.01
+    note = (f"batch 1 lr {REPORT_LR:g} x{batch1_epochs} epochs: AOS {slow['aos']:.3f}; batch {fast_batch} "
+            f"lr {fast_lr:g} x{fast_epochs} epochs: AOS {fast['aos']:.3f} (needs >= batch-1 AOS - 0.01)")
+    return [Row("batched training to batch-1 test AOS", "s", slow["seconds"], fast["seconds"], ratio,
+                ">= 5x, AOS within 0.01", ratio >= 5 and reached, note, reached)]
+
+
+# ---- 3. memory ---------------------------------------------------------------------
+
+def memory_cache(root: Path, n_videos: int, frames: int, feature_dim: int = 512, seed: int = 0) -> Path:
+    """A cache of ``n_videos`` training videos (one more for test); 30 x 667 frames x 512 is OTB-30's size."""
+    from .synthetic_cache import write_synthetic_cache
+
+    write_synthetic_cache(root, experiment=1, n_videos=n_videos + 1, frames=frames, feature_dim=feature_dim,
+                          n_train=n_videos, n_test=1, seed=seed)
+    return root
+
+
+def folder_bytes(folder: Path) -> int:
+    """Size of the files under ``folder`` (what ``du --apparent-size`` counts)."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def _child_peak_rss(args: dict) -> dict:
+    """Run :func:`_memory_child` in a fresh interpreter; its peak RSS in bytes and what it reported."""
+    proc = subprocess.run([sys.executable, "-m", "rolo.bench", "--memory-child", json.dumps(args)],
+                          cwd=SCRIPTS_DIR, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory run failed ({args['kind']}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(args: dict) -> None:
+    """In a child process: one training run, then its peak RSS as a JSON line on stdout.
+
+    ``kind``: "ours" (``training.run``, one epoch, CACHE_MODE ``cache_mode``),
+    "report" (the report's float64 windows and DataLoader, ``steps`` steps) or
+    "floor" (the same model and optimizer for ``steps`` steps on one random
+    batch, no cache: what torch itself costs).
+    """
+    data_dir = Path(args["data_dir"])
+    feature_dim = args["feature_dim"]
+    if args["kind"] == "ours":
+        cfg = script_config("train.py", DATA_DIR=str(data_dir), CHECKPOINT_DIR=args["ckpt_dir"], EPOCHS=1,
+                            BATCH_SIZE=args["batch"], LR=1e-3, HIDDEN=args["hidden"], DEVICE="cpu",
+                            CACHE_MODE=args["cache_mode"], SAVE_EVERY=1)
+        with _quiet():
+            training.run(cfg, progress=False)
+    elif args["kind"] == "report":
+        dataset = ReportWindows(cache.read_split(data_dir, "train"), SEQ_LEN)
+        torch.manual_seed(0)
+        model = ROLO(feature_dim, args["hidden"])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        order = np.random.default_rng(0).permutation(len(dataset))[:args["steps"]]
+        report_style_epoch(model, opt, dataset, order, torch.device("cpu"))
+    else:
+        torch.manual_seed(0)
+        model = ROLO(feature_dim, args["hidden"])
+        opt = training.make_optimizer(model, 1e-3)
+        x, y = torch.randn(args["batch"], SEQ_LEN, feature_dim + 4), torch.rand(args["batch"], SEQ_LEN, 4)
+        m = torch.ones(args["batch"], SEQ_LEN, dtype=torch.bool)
+        for _ in range(args["steps"]):
+            loss = training.masked_loss(model(x), y, m, "coord")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    import resource  # Unix only, like the measurement
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    print(json.dumps({"peak_rss": peak}))
+
+
+def bench_memory(work: Path, *, n_videos: int, frames: int, feature_dim: int, hidden: int, batch: int,
+                 baseline_steps: int) -> list[Row]:
+    """Peak RSS of a training run (CPU, a fresh process each) against the size of its cache.
+
+    The limit is the floor (the same process training on one random batch, no
+    cache: torch, the model and Adam) plus 1.5 x the cache. The floor is
+    measured rather than assumed: a CUDA build of torch alone holds about 0.5 GB.
+    """
+    data_dir = memory_cache(work / "big", n_videos, frames, feature_dim)
+    size = folder_bytes(data_dir / "train")
+    common = dict(data_dir=str(data_dir), hidden=hidden, batch=batch, feature_dim=feature_dim)
+    floor = _child_peak_rss(dict(common, kind="floor", steps=20))["peak_rss"]
+    base = _child_peak_rss(dict(common, kind="report", steps=baseline_steps))["peak_rss"]
+    limit = floor + 1.5 * size
+    rows = []
+    for mode in ("auto", "mmap"):
+        ours = _child_peak_rss(dict(common, kind="ours", cache_mode=mode, ckpt_dir=str(work / f"ckpt-{mode}")))
+        peak = ours["peak_rss"]
+        rows.append(Row(f"training peak RSS, CACHE_MODE {mode}", "MB", base / 1e6, peak / 1e6, base / peak,
+                        f"<= {limit / 1e6:.0f} MB", peak <= limit,
+                        f"cache {size / 1e6:.0f} MB on disk ({n_videos * frames} frames x {feature_dim}); "
+                        f"floor {floor / 1e6:.0f} MB (torch + model + Adam, no cache); ours = floor + "
+                        f"{(peak - floor) / size:.2f} x cache, report-style float64 windows = floor + "
+                        f"{(base - floor) / size:.2f} x cache; limit floor + 1.5 x cache; one epoch, hidden {hidden}, "
+                        f"batch {batch}"))
+    return rows
+
+
+# ---- 4. evaluation -----------------------------------------------------------------
+
+def report_style_predict(model, dataset: ReportWindows, device) -> np.ndarray:
+    """(W, L, Dout) outputs of every window, one forward and one host copy per window."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
+    outs = []
+    with torch.no_grad():
+        for x, _, _ in loader:
+            outs.append(model(x.float().to(device))[0].cpu().numpy())
+    return np.stack(outs)
+
+
+def bench_evaluation(data_dir: Path, *, device, repeats: int, hidden: int, seed: int = 0) -> list[Row]:
+    """Seconds to predict every window of the test split with one checkpoint (no frame rendering)."""
+    device = resolve_device(device)
+    videos = cache.read_split(data_dir, "test")
+    torch.manual_seed(seed)
+    model = ROLO(videos[0].meta["feature_dim"], hidden).to(device).eval()
+    per_video = [ReportWindows([v], SEQ_LEN, labelled_only=False) for v in videos]
+    t_base, t_ours = Timer(device), Timer(device)
+    for _ in range(repeats):
+        with t_base:
+            base = [cxcywh_norm_to_xywh(report_style_predict(model, ds, device), v.image_size)
+                    for v, ds in zip(videos, per_video)]
+        with t_ours:
+            ours = [evaluation.evaluate_video(model, v, seq_len=SEQ_LEN, head="coord", device=device)["report"]
+                    for v in videos]
+    err = max(float(np.abs(a - b).max()) for a, b in zip(base, ours))
+    windows = sum(len(ds) for ds in per_video)
+    ratio = t_base.median / t_ours.median
+    return [Row("evaluation, all test windows", "s", t_base.median, t_ours.median, ratio, ">= 20x", ratio >= 20,
+                f"{windows} windows, {len(videos)} videos, hidden {hidden}, {device.type}; "
+                f"max box diff {err:.1e} px", err <= 1e-2)]
+
+
+# ---- 5. online step ----------------------------------------------------------------
+
+class CannedExtractor:
+    """Stands in for the detector in :class:`rolo.tracker.RoloTracker`: every frame gets
+    ``top_k`` detections scattered around the frame centre and a random feature, so
+    the tracker's own step (detection choice, LSTM, decoding) is what is timed."""
+
+    def __init__(self, feature_dim: int, top_k: int, seed: int = 0):
+        from .extractor import Detections
+
+        rng = np.random.default_rng(seed)
+        topk = np.zeros((1, top_k, 6), np.float32)
+        topk[0, :, :2] = 0.5 + rng.normal(0, 0.05, (top_k, 2))
+        topk[0, :, 2:4] = rng.uniform(0.1, 0.3, (top_k, 2))
+        topk[0, :, 4] = np.sort(rng.uniform(0.3, 0.9, top_k))[::-1]
+        self.dets = Detections(boxes=topk[:, 0, :4].copy(), features=rng.normal(0, 1, (1, feature_dim)).astype(
+            np.float32), conf=topk[:, 0, 4].copy(), detected=np.ones(1, bool), topk=topk)
+
+    def detect_batch(self, images):
+        return self.dets
+
+
+def bench_online(yolo, *, device, imgsz: int, hidden: int, feature_dim: int, steps: int,
+                 forwards: int) -> list[Row]:
+    """The tracker's per-frame step (target rule over K detections + LSTM over SEQ_LEN rows + decoding)
+    against one bare forward of the detector at ``imgsz``."""
+    from .tracker import RoloTracker
+
+    device = resolve_device(device)
+    half = device.type == "cuda"
+    net = bare_network(yolo, device, half)
+    x = torch.rand((1, 3, imgsz, imgsz), device=device, dtype=torch.half if half else torch.float)
+    t_yolo = Timer(device)
+    with torch.inference_mode():
+        net(x)
+        for _ in range(forwards):
+            with t_yolo:
+                net(x)
+    torch.manual_seed(0)
+    model = ROLO(feature_dim, hidden).to(device)
+    tracker = RoloTracker(model, CannedExtractor(feature_dim, ONLINE_TOP_K), seq_len=SEQ_LEN, select="target", device=device)
+    frame = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
+    tracker.init(frame, [FRAME_SIZE[0] * 0.4, FRAME_SIZE[1] * 0.4, FRAME_SIZE[0] * 0.2, FRAME_SIZE[1] * 0.2])
+    for _ in range(steps + 10):
+        tracker.update(frame)
+    step = float(np.median(tracker.step_seconds[11:]))  # the first updates warm the LSTM up
+    frac = step / t_yolo.median
+    return [Row(f"online step vs one detector forward at {imgsz}", "ms", 1e3 * t_yolo.median, 1e3 * step, frac,
+                "<= 3%", frac <= 0.03,
+                f"RoloTracker.update minus detection: target rule over K={ONLINE_TOP_K}, ROLO on "
+                f"1x{SEQ_LEN}x{feature_dim + 4}, hidden {hidden}, decoding; {device.type}", ratio_unit="%")]
+
+
+# ---- the run -------------------------------------------------------------------------
+
+def settings(cfg) -> dict:
+    """The mode's sizes with the script's non-zero overrides."""
+    s = dict(PRESETS["quick" if cfg.QUICK else "full"])
+    for key in ("FRAMES", "IMG_SIZE", "EXTRACT_BATCH", "REPEATS"):
+        if cfg[key]:
+            s[key.lower()] = cfg[key]
+    return s
+
+
+def selected_stages(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if names == ["all"]:
+        return list(STAGES)
+    bad = [s for s in names if s not in STAGES]
+    if bad or not names:
+        raise config.ConfigError(f"--stages: unknown stage(s) {', '.join(bad) or '(none)'}; "
+                                 f"use all or a comma list of {', '.join(STAGES)}")
+    return names
+
+
+def machine() -> str:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, {torch.get_num_threads()} threads{load}"
+
+
+def format_value(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def format_ratio(row: Row) -> str:
+    return f"{100 * row.ratio:.2f}%" if row.ratio_unit == "%" else f"{row.ratio:.2f}{row.ratio_unit}"
+
+
+def render(rows: list[Row]) -> str:
+    """The table: stage, baseline, ours, ratio, target, met, same outputs; then one note per row."""
+    head = ("stage", "unit", "baseline", "ours", "ratio", "target", "met", "same")
+    body = [(r.stage, r.unit, format_value(r.baseline), format_value(r.ours), format_ratio(r), r.target,
+             {True: "yes", False: "NO", None: "-"}[r.ok], {True: "yes", False: "NO", None: "-"}[r.same])
+            for r in rows]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cells: "  ".join(str(c).ljust(w) if i in (0, 1, 5) else str(c).rjust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [line(head), line(["-" * w for w in widths]), *map(line, body), ""]
+    out += [f"{i + 1}. {r.stage}: {r.note}" for i, r in enumerate(rows)]
+    return "\n".join(out)
+
+
+def main(script_globals, argv=None):
+    cfg = config.from_script(script_globals, argv, checks=CHECKS)
+    return run(cfg)
+
+
+def run(cfg, progress: bool = True) -> list[Row]:
+    """Run the selected stages and print the table; returns its rows."""
+    stages = selected_stages(cfg.STAGES)
+    s = settings(cfg)
+    device = resolve_device(cfg.DEVICE)
+    t0 = time.perf_counter()
+    say = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)  # noqa: E731
+    say(f"bench.py {'--quick true' if cfg.QUICK else '(full)'} on {machine()}; device {device}")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="rolo-bench-", dir=cfg.WORK_DIR or None) as tmp:
+        work = Path(tmp)
+        yolo = None
+        if "extraction" in stages or "online" in stages:
+            paths = frame_paths(cfg.IMG_DIR, s["frames"], work)
+            yolo = bench_yolo(cfg.WEIGHTS, paths, s["img_size"], cfg.SEED)
+        if "extraction" in stages:
+            say("extraction ...")
+            rows += bench_extraction(paths, weights=cfg.WEIGHTS, imgsz=s["img_size"], batch=s["extract_batch"],
+                                     device=device, conf=cfg.CONF, repeats=s["repeats"],
+                                     check_frames=s["check_frames"], yolo=yolo)
+        if {"training", "batched", "evaluation"} & set(stages):
+            data = workload_cache(work / "workload", s["train_frames"], s["feature_dim"], cfg.SEED)
+        if "training" in stages:
+            say("training, batch 1 ...")
+            rows += bench_training(data, device=device, repeats=s["repeats"], hidden=s["hidden"], seed=cfg.SEED)
+        if "batched" in stages:
+            say("batched training ...")
+            rows += bench_batched(data, work, device=device, hidden=s["hidden"], batch1_epochs=s["batch1_epochs"],
+                                  fast_batch=cfg.FAST_BATCH_SIZE, fast_lr=cfg.FAST_LR, fast_epochs=s["fast_epochs"])
+        if "memory" in stages:
+            say("memory ...")
+            rows += bench_memory(work, n_videos=s["mem_videos"], frames=s["mem_frames"],
+                                 feature_dim=s["feature_dim"], hidden=s["mem_hidden"],
+                                 batch=s["mem_batch"], baseline_steps=s["mem_baseline_steps"])
+        if "evaluation" in stages:
+            say("evaluation ...")
+            rows += bench_evaluation(data, device=device, repeats=s["repeats"], hidden=s["hidden"], seed=cfg.SEED)
+        if "online" in stages:
+            say("online step ...")
+            rows += bench_online(yolo, device=device, imgsz=s["online_img_size"], hidden=s["hidden"],
+                                 feature_dim=s["feature_dim"], steps=s["online_steps"], forwards=s["online_forwards"])
+    print()
+    print(render(rows))
+    print(f"\n{time.perf_counter() - t0:.0f} s in all; machine: {machine()}")
+    if cfg.JSON:
+        Path(cfg.JSON).write_text(json.dumps({"machine": machine(), "device": str(device), "quick": cfg.QUICK,
+                                              "rows": [r.as_dict() for r in rows]}, indent=1) + "\n")
+    return rows
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--memory-child":
+    _memory_child(json.loads(sys.argv[2]))

@@ -1,0 +1,179 @@
+"""bench.py's stages on tiny inputs: the report-style baselines and our code give the same outputs.
+
+Only outputs are checked here, never speed: timings live in ``bench.py``.
+"""
+from __future__ import annotations
+
+import runpy
+
+import numpy as np
+import pytest
+import torch
+
+from rolo import bench, cache, config, training
+from rolo.errors import ConfigError
+from rolo.windows import make_store
+
+pytest.importorskip("ultralytics")
+
+S = 64  # detector input size: tiny, a multiple of the stride
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """Ultralytics' predict() sets torch to cpu_count - 1 threads for the whole process; undo it."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    return bench.frame_paths("", 3, tmp_path_factory.mktemp("frames"))
+
+
+@pytest.fixture(scope="module")
+def yolo(frames):
+    return bench.bench_yolo("yolov8n.yaml", frames, S)
+
+
+@pytest.fixture
+def data(tmp_path):
+    from rolo.synthetic_cache import write_synthetic_cache
+
+    write_synthetic_cache(tmp_path / "data", experiment=1, n_videos=6, frames=30, feature_dim=16, n_train=3,
+                          n_test=2)
+    return tmp_path / "data"
+
+
+def test_report_extractor_gives_our_boxes_and_features(yolo, frames):
+    from rolo.extractor import YOLOv8FeatureExtractor
+
+    ours = YOLOv8FeatureExtractor(yolo, device="cpu", imgsz=S, conf=bench.CHECK_CONF)
+    base = bench.ReportStyleExtractor(yolo, imgsz=S, conf=bench.CHECK_CONF, layer=ours.feature_layer_index,
+                                      device="cpu")
+    b = base.extract_paths(frames)
+    d = ours.extract_paths(frames, batch_size=2, progress=False)
+    assert d.detected.all()
+    np.testing.assert_allclose(d.boxes, b["boxes"], atol=1e-4)
+    np.testing.assert_allclose(d.conf, b["conf"], rtol=1e-3)
+    # calibrated, the untrained network's features are of unit scale, not ~0
+    assert np.abs(b["features"]).max() > 1e-3
+    np.testing.assert_allclose(d.features, b["features"], rtol=1e-4, atol=1e-4 * np.abs(b["features"]).max())
+    assert bench.compare_extraction(b, d)["same"]
+    # and the comparison can fail
+    assert not bench.compare_extraction(dict(b, boxes=b["boxes"] + 0.01), d)["same"]
+    assert not bench.compare_extraction(dict(b, features=b["features"] * 1.01), d)["same"]
+    assert not bench.compare_extraction(dict(b, conf=b["conf"] * 1.01), d)["same"]
+
+
+def test_extraction_stage(frames):
+    threads = torch.get_num_threads()
+    # a fresh detector: Ultralytics' predictor set-up changes torch's thread count, the stage puts it back
+    rows = bench.bench_extraction(frames, weights="yolov8n.yaml", imgsz=S, batch=2, device="cpu", conf=0.25,
+                                  repeats=1, check_frames=2)
+    assert torch.get_num_threads() == threads
+    assert len(rows) == 2 and rows[0].same is True
+    assert all(r.baseline > 0 and r.ours > 0 and r.ratio > 0 for r in rows)
+    assert "2/2 boxes at conf" in rows[0].note
+
+
+def test_report_windows_are_the_store_windows(tmp_path):
+    from rolo.synthetic_cache import write_synthetic_cache
+
+    # experiment 3 labels every third frame: windows without a label are dropped by both
+    write_synthetic_cache(tmp_path, experiment=3, n_videos=4, frames=20, feature_dim=8, n_train=2, n_test=1)
+    videos = cache.read_split(tmp_path, "train")
+    store = make_store(videos, 6, mode="ram")
+    windows = bench.ReportWindows(videos, 6)
+    assert len(windows) == len(store) > 0
+    for i in range(len(store)):
+        x, y, m = store.batch(torch.tensor([i]))
+        wx, wy, wm = windows[i]
+        assert wx.dtype == np.float64
+        np.testing.assert_array_equal(x[0].numpy(), wx.astype(np.float32))
+        np.testing.assert_array_equal(y[0].numpy(), wy.astype(np.float32))
+        np.testing.assert_array_equal(m[0].numpy(), wm)
+
+
+def test_report_epoch_and_ours_train_the_same_weights(data):
+    videos = cache.read_split(data, "train")
+    store = make_store(videos, 6)
+    perm = torch.randperm(len(store), generator=torch.Generator().manual_seed(1))
+    models = []
+    for ours in (False, True):
+        torch.manual_seed(0)
+        model = bench.ROLO(16, 16)
+        if ours:
+            training.train_epoch(model, training.make_optimizer(model, 1e-3), store, perm, 1, "coord", progress=False)
+        else:
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            bench.report_style_epoch(model, opt, bench.ReportWindows(videos, 6), perm.tolist(), torch.device("cpu"))
+        models.append(model.state_dict())
+    torch.manual_seed(0)
+    init = bench.ROLO(16, 16).state_dict()
+    for k in init:
+        torch.testing.assert_close(models[0][k], models[1][k], rtol=1e-5, atol=1e-6)
+        assert not torch.equal(init[k], models[1][k])
+
+
+def test_training_and_evaluation_stages(data):
+    (train,) = bench.bench_training(data, device="cpu", repeats=1, hidden=16)
+    (ev,) = bench.bench_evaluation(data, device="cpu", repeats=1, hidden=16)
+    assert train.same is True and ev.same is True
+    assert train.baseline > 0 and train.ours > 0 and ev.baseline > 0 and ev.ours > 0
+    assert "windows" in ev.note
+
+
+def test_report_style_predict_equals_batched_windows(data):
+    from rolo.evaluation import predict_windows
+    from rolo.windows import frame_inputs
+
+    video = cache.read_split(data, "test")[0]
+    torch.manual_seed(0)
+    model = bench.ROLO(16, 16).eval()
+    base = bench.report_style_predict(model, bench.ReportWindows([video], 6, labelled_only=False), "cpu")
+    with torch.inference_mode():
+        ours = predict_windows(model, torch.from_numpy(frame_inputs(video)), 6).numpy()
+    assert base.shape == ours.shape == (len(video) - 5, 6, 4)
+    np.testing.assert_allclose(base, ours, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_stage_trains_and_scores_both(data, tmp_path):
+    (row,) = bench.bench_batched(data, tmp_path / "work", device="cpu", hidden=16, batch1_epochs=1, fast_batch=4,
+                                 fast_lr=1e-3, fast_epochs=2)
+    assert row.baseline > 0 and row.ours > 0 and isinstance(row.same, bool)
+    assert "batch 4 lr 0.001 x2 epochs: AOS" in row.note
+
+
+def test_memory_stage_measures_children(tmp_path):
+    rows = bench.bench_memory(tmp_path, n_videos=2, frames=40, feature_dim=16, hidden=8, batch=8, baseline_steps=5)
+    assert [r.stage for r in rows] == ["training peak RSS, CACHE_MODE auto", "training peak RSS, CACHE_MODE mmap"]
+    assert all(r.baseline > 10 and r.ours > 10 for r in rows)  # MB: at least the interpreter
+
+
+def test_online_stage_times_the_tracker_step(yolo):
+    (row,) = bench.bench_online(yolo, device="cpu", imgsz=S, hidden=16, feature_dim=16, steps=3, forwards=1)
+    assert row.baseline > 0 and row.ours > 0 and row.ratio == pytest.approx(row.ours / row.baseline)
+
+
+def test_quick_run_prints_the_table(repo_root, tmp_path, monkeypatch, capsys):
+    tiny = dict(bench.PRESETS["quick"], frames=2, img_size=S, extract_batch=2, repeats=1, check_frames=1,
+                hidden=16, feature_dim=16, train_frames=20, online_img_size=S, online_steps=2, online_forwards=1)
+    monkeypatch.setitem(bench.PRESETS, "quick", tiny)
+    consts = runpy.run_path(str(repo_root / "bench.py"), run_name="not_main")
+    out_json = tmp_path / "rows.json"
+    rows = bench.main(consts, ["--quick", "true", "--weights", "yolov8n.yaml", "--device", "cpu", "--stages",
+                               "extraction,training,evaluation,online", "--work_dir", str(tmp_path),
+                               "--json", str(out_json)])
+    text = capsys.readouterr().out
+    assert "stage" in text and "baseline" in text and "ratio" in text
+    assert [r.same for r in rows] == [True, None, True, True, None]
+    assert out_json.is_file() and '"rows"' in out_json.read_text()
+
+
+def test_unknown_stage_is_a_config_error(repo_root):
+    consts = runpy.run_path(str(repo_root / "bench.py"), run_name="not_main")
+    cfg = config.from_script(consts, ["--stages", "extraction,speed"], checks=bench.CHECKS)
+    with pytest.raises(ConfigError, match="--stages: unknown stage"):
+        bench.run(cfg)
