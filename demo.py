@@ -11,24 +11,24 @@ then prints the AOS table (ROLO LSTM beside the raw detector boxes) and writes
 the plots. README, "Demo" explains the output.
 """
 OUT_DIR = "demo_out"               # everything the demo writes: otb/, yolo/, data/, checkpoints/, results/
-N_SEQUENCES = 6                    # synthetic sequences; demo_split: 4 train, 1 test, 1 eval for 6
-FRAMES = 60                        # frames per sequence
+N_SEQUENCES = 24                   # synthetic sequences; demo_split: 16 train, 4 test, 4 eval for 24
+FRAMES = 40                        # frames per sequence
 FRAME_WIDTH = 160                  # frame size in pixels
 FRAME_HEIGHT = 120
 SEED = 0                           # seeds the benchmark, the fine-tuning and the LSTM
 EXPERIMENT = 1                     # whose split machinery to use (1: whole videos train; 2/3: every 3rd frame)
 WEIGHTS = "yolov8s.pt"             # base detector, used when on this machine or downloadable
 FALLBACK_WEIGHTS = "yolov8n.yaml"  # otherwise: this network, untrained (a note says so)
-FT_EPOCHS = 10                     # detector fine-tuning epochs
+FT_EPOCHS = 6                      # detector fine-tuning epochs
 FT_IMG_SIZE = 128                  # fine-tuning image size
 FT_BATCH_SIZE = 16                 # fine-tuning images per step
 FT_WARMUP_EPOCHS = 0.5             # a short warmup: the default 3 of 10 epochs learn too little
 IMG_SIZE = 128                     # extraction image size (a multiple of 32)
 CONF = 0.25                        # detection confidence threshold
-LSTM_EPOCHS = 30                   # ROLO LSTM epochs
+LSTM_EPOCHS = 300                  # ROLO LSTM epochs
 LSTM_BATCH_SIZE = 16               # windows per step (the report uses 1; 16 is far faster)
 LSTM_LR = 1e-3                     # Adam learning rate for batch 16
-LSTM_HIDDEN = 128                  # LSTM hidden units
+LSTM_HIDDEN = 64                   # LSTM hidden units
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
 PLOTS = True                       # success/precision plots and a montage per split
 VERBOSE = False                    # Ultralytics' own logging (model summaries, per-batch bars)
