@@ -12,7 +12,6 @@ import numpy as np
 
 from . import cache, config, splits
 from .boxes import xywh_to_cxcywh_norm
-from .errors import ConfigError, DataError
 from .otb import OTB, read_list
 
 CHECKS = {
@@ -108,14 +107,12 @@ def run(cfg) -> dict:
     if skipped:
         print(f"{skipped} videos already cached, {len(todo)} to extract")
 
-    from .extractor import YOLOv8FeatureExtractor, resolve_device
+    from .device import resolve_device
+    from .extractor import YOLOv8FeatureExtractor
 
     # Both fail in seconds here rather than after the first video's extraction.
     cache.ensure_writable(cfg.OUT_DIR, "--out_dir")
-    try:
-        resolve_device(cfg.DEVICE)
-    except ConfigError as e:
-        raise ConfigError(f"--device: {e}") from None
+    resolve_device(cfg.DEVICE)
     extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
                                        conf=cfg.CONF, top_k=cfg.TOP_K)
     by_video: dict[str, list] = {}

@@ -38,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 from .boxes import NO_DETECTION_CXCYWH_NORM, xyxy_norm_to_cxcywh_norm
+from .device import resolve_device  # noqa: F401  (re-exported: rolo.extractor.resolve_device)
 from .errors import ConfigError, DataError
 
 #: Ultralytics' predict() default; also the report's setting.
@@ -104,24 +105,6 @@ def preprocess_bgr(image_bgr: np.ndarray, imgsz: int) -> np.ndarray:
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"expected an HxWx3 BGR or HxW greyscale image, got shape {img.shape}")
     return cv2.cvtColor(cv2.resize(img, (imgsz, imgsz)), cv2.COLOR_BGR2RGB)
-
-
-def resolve_device(device=None):
-    """``None``/``"auto"`` -> CUDA when available, else CPU; otherwise ``torch.device(device)``."""
-    import torch
-
-    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device.strip() if isinstance(device, str) else device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ConfigError(f"device {device!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r}: CUDA is not available on this machine; use --device cpu or auto")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    return dev
 
 
 def _release_url(name: str) -> str:

@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from . import cache, config
+from .device import resolve_device
 from .errors import DataError
 from .model import HEADS, ROLO, load_checkpoint, save_atomic
 from .windows import make_store
@@ -30,19 +31,6 @@ CHECKS = {
     "CACHE_MODE": config.choices("auto", "ram", "mmap"),
     "SELECT": config.choices("confidence", "target"),
 }
-
-
-def resolve_device(name) -> torch.device:
-    """"auto" (or None) is CUDA when available, else CPU."""
-    if name in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise config.ConfigError(f"--device: {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise config.ConfigError(f"--device: {name!r} asked for, but CUDA is not available here; use --device cpu")
-    return dev
 
 
 def checkpoint_path(checkpoint_dir, experiment: int, epochs: int, head: str = "coord") -> Path:

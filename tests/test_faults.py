@@ -728,7 +728,7 @@ BAD_FLAGS = [
     ("train.py", ["--head", "box"], r"--head: 'box' is not allowed; choose one of 'coord', 'heatmap'"),
     ("train.py", ["--resume", "maybe"], r"--resume: expected true or false, got 'maybe'"),
     ("train.py", ["--seq_length", "6"], r"unknown flag --seq_length; known flags: .*--seq_len"),
-    ("train.py", ["--device", "gpu0"], r"--device: 'gpu0' is not a device; use auto, cpu, cuda or cuda:N"),
+    ("train.py", ["--device", "gpu0"], r"--device: 'gpu0' is not a torch device; use auto, cpu, cuda or cuda:N"),
     ("train_exp3.py", ["--experiment", "4"], r"--experiment: 4 is not allowed; choose one of 1, 2, 3"),
     ("train_exp3.py", ["--save_every", "0"], r"--save_every: must be >= 1, got 0"),
     ("evaluation.py", ["--split", "tset"], r"--split: 'tset' is not allowed; choose one of 'test', 'eval', 'train'"),
