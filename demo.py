@@ -22,13 +22,13 @@ FALLBACK_WEIGHTS = "yolov8n.yaml"  # otherwise: this network, untrained (a note 
 FT_EPOCHS = 6                      # detector fine-tuning epochs
 FT_IMG_SIZE = 128                  # fine-tuning image size
 FT_BATCH_SIZE = 16                 # fine-tuning images per step
-FT_WARMUP_EPOCHS = 0.5             # a short warmup: the default 3 of 10 epochs learn too little
+FT_WARMUP_EPOCHS = 0.5             # a short warmup: Ultralytics' default 3 leaves a 6-epoch run untrained
 IMG_SIZE = 128                     # extraction image size (a multiple of 32)
 CONF = 0.25                        # detection confidence threshold
 LSTM_EPOCHS = 300                  # ROLO LSTM epochs
 LSTM_BATCH_SIZE = 16               # windows per step (the report uses 1; 16 is far faster)
 LSTM_LR = 1e-3                     # Adam learning rate for batch 16
-LSTM_HIDDEN = 64                   # LSTM hidden units
+LSTM_HIDDEN = 64                   # LSTM hidden units (the report: 512)
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
 PLOTS = True                       # success/precision plots and a montage per split
 VERBOSE = False                    # Ultralytics' own logging (model summaries, per-batch bars)
