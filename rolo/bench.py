@@ -64,16 +64,23 @@ CHECKS = {
 }
 STAGES = ("extraction", "training", "batched", "memory", "evaluation", "online")
 #: Sizes of each mode; a non-zero FRAMES / IMG_SIZE / EXTRACT_BATCH / REPEATS constant overrides them.
+#: Training workload: ``train_videos`` x ``train_frames`` for training, ``test_videos`` of as many
+#: frames for the test AOS; ``epoch_windows`` caps the batch-1 epoch (0: all windows).
+#: Memory: ``mem_videos`` x ``mem_frames`` is OTB-30's size (about 20,000 frames).
 PRESETS = {
     "quick": dict(frames=8, img_size=320, extract_batch=4, repeats=2, check_frames=2,
-                  hidden=512, feature_dim=512, train_frames=200, batch1_epochs=2, fast_epochs=6,
-                  mem_videos=30, mem_frames=667, mem_hidden=128, mem_batch=256, mem_baseline_steps=200,
-                  online_img_size=640, online_steps=100, online_forwards=2),
-    "full": dict(frames=32, img_size=640, extract_batch=4, repeats=3, check_frames=4,
-                 hidden=512, feature_dim=512, train_frames=400, batch1_epochs=6, fast_epochs=20,
-                 mem_videos=30, mem_frames=667, mem_hidden=512, mem_batch=64, mem_baseline_steps=2000,
-                 online_img_size=640, online_steps=300, online_forwards=5),
+                  hidden=512, feature_dim=512, train_videos=30, test_videos=8, train_frames=25, epoch_windows=150,
+                  batch1_epochs=10, fast_epochs=16,
+                  mem_videos=30, mem_frames=667, mem_hidden=128, mem_batch=256, mem_baseline_steps=100,
+                  eval_videos=2, eval_frames=300, online_img_size=640, online_steps=100, online_forwards=2),
+    "full": dict(frames=16, img_size=640, extract_batch=4, repeats=3, check_frames=4,
+                 hidden=512, feature_dim=512, train_videos=30, test_videos=8, train_frames=25, epoch_windows=0,
+                 batch1_epochs=30, fast_epochs=40,
+                 mem_videos=30, mem_frames=667, mem_hidden=512, mem_batch=64, mem_baseline_steps=300,
+                 eval_videos=2, eval_frames=1000, online_img_size=640, online_steps=300, online_forwards=5),
 }
+#: Stages left out of ``--quick true --stages all``: they need minutes (run them in full mode or by name).
+SLOW_STAGES = ("batched",)
 SEQ_LEN = 6
 #: The report's training settings (train.py's defaults).
 REPORT_LR = 1e-4
@@ -364,24 +371,29 @@ def report_style_epoch(model, opt, dataset: ReportWindows, order, device) -> flo
     return running / len(dataset)
 
 
-def workload_cache(root: Path, frames: int, feature_dim: int = 512, seed: int = 0) -> Path:
-    """A learnable experiment-1 cache: 3 train, 2 test, 1 eval video of ``frames`` frames."""
+def workload_cache(root: Path, n_train: int, n_test: int, frames: int, feature_dim: int = 512,
+                   seed: int = 0) -> Path:
+    """A learnable experiment-1 cache (:mod:`rolo.synthetic_cache`): ``n_train`` training and
+    ``n_test`` test videos of ``frames`` frames, and one eval video. Many short videos
+    cover more of the frame than a few long ones, so the test AOS measures tracking, not recall."""
     from .synthetic_cache import write_synthetic_cache
 
-    write_synthetic_cache(root, experiment=1, n_videos=6, frames=frames, feature_dim=feature_dim, n_train=3,
-                          n_test=2, seed=seed)
+    write_synthetic_cache(root, experiment=1, n_videos=n_train + n_test + 1, frames=frames, feature_dim=feature_dim,
+                          n_train=n_train, n_test=n_test, seed=seed)
     return root
 
 
-def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, seed: int = 0) -> list[Row]:
-    """Seconds per batch-1 epoch over the same windows, in the same order, from the same weights."""
+def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, max_windows: int = 0,
+                   seed: int = 0) -> list[Row]:
+    """Seconds per batch-1 epoch over the same windows (the first ``max_windows`` of a shuffle,
+    0: all), in the same order, from the same weights."""
     device = resolve_device(device)
     videos = cache.read_split(data_dir, "train")
     store = make_store(videos, SEQ_LEN, device=device)
     dataset = ReportWindows(videos, SEQ_LEN)
     if len(dataset) != len(store):
         raise RuntimeError(f"report windows {len(dataset)} != store windows {len(store)}")
-    perm = torch.randperm(len(store), generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(len(store), generator=torch.Generator().manual_seed(seed))[:max_windows or None]
     perm_dev = perm.to(device)
     feature_dim = videos[0].meta["feature_dim"]
 
@@ -401,7 +413,7 @@ def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, seed: i
             training.train_epoch(m_ours, opt, store, perm_dev, 1, "coord", progress=False)
     diff = max(float((a - b).abs().max()) for a, b in zip(m_base.state_dict().values(), m_ours.state_dict().values()))
     same = diff <= 1e-4
-    note = (f"{len(store)} windows of {SEQ_LEN}, hidden {hidden}, {device.type}, {type(store).__name__}; "
+    note = (f"{len(perm)} windows of {SEQ_LEN}, hidden {hidden}, {device.type}, {type(store).__name__}; "
             f"weights after one epoch max |diff| {diff:.1e}")
     return [Row("training, batch 1, per epoch", "s", t_base.median, t_ours.median, t_base.median / t_ours.median,
                 ">= 1.3x", t_base.median / t_ours.median >= 1.3, note, same)]
@@ -644,10 +656,11 @@ def settings(cfg) -> dict:
     return s
 
 
-def selected_stages(text: str) -> list[str]:
+def selected_stages(text: str, quick: bool = False) -> list[str]:
+    """The stage names of ``--stages`` ("all": every stage, less :data:`SLOW_STAGES` when ``quick``)."""
     names = [s.strip() for s in text.split(",") if s.strip()]
     if names == ["all"]:
-        return list(STAGES)
+        return [s for s in STAGES if not (quick and s in SLOW_STAGES)]
     bad = [s for s in names if s not in STAGES]
     if bad or not names:
         raise config.ConfigError(f"--stages: unknown stage(s) {', '.join(bad) or '(none)'}; "
@@ -698,7 +711,7 @@ def main(script_globals, argv=None):
 
 def run(cfg, progress: bool = True) -> list[Row]:
     """Run the selected stages and print the table; returns its rows."""
-    stages = selected_stages(cfg.STAGES)
+    stages = selected_stages(cfg.STAGES, cfg.QUICK)
     s = settings(cfg)
     device = resolve_device(cfg.DEVICE)
     t0 = time.perf_counter()
@@ -716,11 +729,13 @@ def run(cfg, progress: bool = True) -> list[Row]:
             rows += bench_extraction(paths, weights=cfg.WEIGHTS, imgsz=s["img_size"], batch=s["extract_batch"],
                                      device=device, conf=cfg.CONF, repeats=s["repeats"],
                                      check_frames=s["check_frames"], yolo=yolo)
-        if {"training", "batched", "evaluation"} & set(stages):
-            data = workload_cache(work / "workload", s["train_frames"], s["feature_dim"], cfg.SEED)
+        if {"training", "batched"} & set(stages):
+            data = workload_cache(work / "workload", s["train_videos"], s["test_videos"], s["train_frames"],
+                                  s["feature_dim"], cfg.SEED)
         if "training" in stages:
             say("training, batch 1 ...")
-            rows += bench_training(data, device=device, repeats=s["repeats"], hidden=s["hidden"], seed=cfg.SEED)
+            rows += bench_training(data, device=device, repeats=s["repeats"], hidden=s["hidden"],
+                                   max_windows=s["epoch_windows"], seed=cfg.SEED)
         if "batched" in stages:
             say("batched training ...")
             rows += bench_batched(data, work, device=device, hidden=s["hidden"], batch1_epochs=s["batch1_epochs"],
@@ -732,13 +747,18 @@ def run(cfg, progress: bool = True) -> list[Row]:
                                  batch=s["mem_batch"], baseline_steps=s["mem_baseline_steps"])
         if "evaluation" in stages:
             say("evaluation ...")
-            rows += bench_evaluation(data, device=device, repeats=s["repeats"], hidden=s["hidden"], seed=cfg.SEED)
+            long_videos = workload_cache(work / "long", 1, s["eval_videos"], s["eval_frames"], s["feature_dim"],
+                                         cfg.SEED)
+            rows += bench_evaluation(long_videos, device=device, repeats=s["repeats"], hidden=s["hidden"],
+                                     seed=cfg.SEED)
         if "online" in stages:
             say("online step ...")
             rows += bench_online(yolo, device=device, imgsz=s["online_img_size"], hidden=s["hidden"],
                                  feature_dim=s["feature_dim"], steps=s["online_steps"], forwards=s["online_forwards"])
     print()
     print(render(rows))
+    if cfg.QUICK and cfg.STAGES == "all":
+        print(f"\n--quick leaves out: {', '.join(SLOW_STAGES)} (minutes; run the full mode, or --stages batched)")
     print(f"\n{time.perf_counter() - t0:.0f} s in all; machine: {machine()}")
     if cfg.JSON:
         Path(cfg.JSON).write_text(json.dumps({"machine": machine(), "device": str(device), "quick": cfg.QUICK,

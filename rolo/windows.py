@@ -71,8 +71,8 @@ class RamStore:
         self.lengths = [len(v) for v in videos]
         boxes = boxes or [None] * len(videos)
         total = sum(self.lengths)
-        self.x = _fill_rows((frame_inputs(v, head, b) for v, b in zip(videos, boxes)), total, device)
-        self.y = _fill_rows((frame_targets(v, head) for v in videos), total, device)
+        self.x = _fill_rows((frame_inputs(v, head, b) for v, b in _releasing(zip(videos, boxes))), total, device)
+        self.y = _fill_rows((frame_targets(v, head) for v, in _releasing(zip(videos))), total, device)
         labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
         self.m = torch.from_numpy(labelled).to(device)
         self.starts = torch.from_numpy(window_starts(self.lengths, seq_len, labelled)).to(device)
@@ -99,6 +99,20 @@ def _fill_rows(per_video, total: int, device) -> torch.Tensor:
         out[offset:offset + len(rows)] = rows
         offset += len(rows)
     return out if out is not None else torch.zeros((0, 0), device=device)
+
+
+def _releasing(items):
+    """Yield ``items`` (tuples starting with a video); once the caller is done with one, drop
+    that video's memory-mapped pages from this process (the OS keeps them cached), so that a
+    RAM copy never holds the cache twice. Arrays that are not memory-mapped are left alone."""
+    import mmap
+
+    for item in items:
+        yield item
+        for a in getattr(item[0], "arrays", {}).values():
+            mapping = getattr(a, "_mmap", None)  # numpy.memmap's mmap.mmap
+            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+                mapping.madvise(mmap.MADV_DONTNEED)
 
 
 class MmapStore:

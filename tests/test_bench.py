@@ -146,6 +146,7 @@ def test_batched_stage_trains_and_scores_both(data, tmp_path):
     assert "batch 4 lr 0.001 x2 epochs: AOS" in row.note
 
 
+@pytest.mark.slow  # fresh interpreters importing torch
 def test_memory_stage_measures_children(tmp_path):
     rows = bench.bench_memory(tmp_path, n_videos=2, frames=40, feature_dim=16, hidden=8, batch=8, baseline_steps=5)
     assert [r.stage for r in rows] == ["training peak RSS, CACHE_MODE auto", "training peak RSS, CACHE_MODE mmap"]
@@ -157,9 +158,11 @@ def test_online_stage_times_the_tracker_step(yolo):
     assert row.baseline > 0 and row.ours > 0 and row.ratio == pytest.approx(row.ours / row.baseline)
 
 
+@pytest.mark.slow  # every quick stage end to end
 def test_quick_run_prints_the_table(repo_root, tmp_path, monkeypatch, capsys):
     tiny = dict(bench.PRESETS["quick"], frames=2, img_size=S, extract_batch=2, repeats=1, check_frames=1,
-                hidden=16, feature_dim=16, train_frames=20, online_img_size=S, online_steps=2, online_forwards=1)
+                hidden=16, feature_dim=16, train_videos=3, test_videos=2, train_frames=20, epoch_windows=20,
+                eval_videos=1, eval_frames=30, online_img_size=S, online_steps=2, online_forwards=1)
     monkeypatch.setitem(bench.PRESETS, "quick", tiny)
     consts = runpy.run_path(str(repo_root / "bench.py"), run_name="not_main")
     out_json = tmp_path / "rows.json"
@@ -170,6 +173,12 @@ def test_quick_run_prints_the_table(repo_root, tmp_path, monkeypatch, capsys):
     assert "stage" in text and "baseline" in text and "ratio" in text
     assert [r.same for r in rows] == [True, None, True, True, None]
     assert out_json.is_file() and '"rows"' in out_json.read_text()
+
+
+def test_quick_all_leaves_out_the_slow_stages_unless_named():
+    assert "batched" not in bench.selected_stages("all", quick=True)
+    assert bench.selected_stages("all") == list(bench.STAGES)
+    assert bench.selected_stages("batched, memory", quick=True) == ["batched", "memory"]
 
 
 def test_unknown_stage_is_a_config_error(repo_root):

@@ -138,3 +138,36 @@ def test_dataset_check_makes_no_font_download(bench, repo_root, tmp_path, monkey
     assert calls == []
     check_det_dataset(str(ds.data_yaml))  # without the patch Ultralytics does try (the test can fail)
     assert any("Arial" in u for u in calls)
+
+
+@pytest.mark.slow
+def test_finetune_script_trains_a_target_detector_and_reuses_it(bench, repo_root, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from rolo.extractor import YOLOv8FeatureExtractor
+
+    root, names = bench
+    cmd = [sys.executable, str(repo_root / "finetune_yolo.py"), "--otb_root", str(root),
+           "--list_file", str(root / "list.txt"), "--work_dir", str(tmp_path / "work"), "--weights", "yolov8n.yaml",
+           "--epochs", "1", "--img_size", "64", "--batch_size", "8", "--workers", "0", "--val", "false",
+           "--warmup_epochs", "0", "--n_train", "4", "--n_test", "1", "--device", "cpu"]
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    weights = tmp_path / "work" / "yolov8n_target_exp1_1ep_64.pt"
+    assert f"use it with: python dataloader.py --weights {weights}" in first.stdout
+    assert "fine-tune epoch 1/1" in first.stdout
+
+    # the dataloaders' extractor loads it: one class, "target", and every detection is of it
+    ex = YOLOv8FeatureExtractor(weights, device="cpu", imgsz=64, conf=1e-6, top_k=3)
+    assert ex.names == {0: "target"}
+    d = ex.extract_paths(sorted((root / names[4] / "img").glob("*.jpg")), progress=False)
+    filled = d.topk[..., 4] >= 0
+    assert filled.any() and (d.topk[..., 5][filled] == 0).all()
+
+    stamp = weights.stat().st_mtime_ns
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "reusing fine-tuned weights" in again.stdout
+    assert "reusing the YOLO dataset" in again.stdout and weights.stat().st_mtime_ns == stamp
