@@ -30,6 +30,7 @@ LSTM_BATCH_SIZE = 16               # windows per step (the report uses 1; 16 is 
 LSTM_LR = 1e-3                     # Adam learning rate for batch 16
 LSTM_HIDDEN = 64                   # LSTM hidden units (the report: 512)
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
+THREADS = 0                        # torch CPU threads (extraction, LSTM); 0 = CPU count - 1, what Ultralytics fine-tunes with
 PLOTS = True                       # success/precision plots and a montage per split
 VERBOSE = False                    # Ultralytics' own logging (model summaries, per-batch bars)
 

@@ -47,6 +47,7 @@ CHECKS = {
     "LSTM_BATCH_SIZE": config.at_least(1),
     "LSTM_LR": config.between(1e-12, 10.0),
     "LSTM_HIDDEN": config.at_least(1),
+    "THREADS": config.at_least(0),
 }
 
 #: The script of each stage, per experiment (they differ in constants only).
@@ -132,12 +133,29 @@ def fine_tune(cfg, scripts_dir: Path, common: dict) -> tuple[Path, str]:
     raise AssertionError("unreachable")
 
 
+def set_threads(threads: int) -> int:
+    """Give torch ``threads`` CPU threads (0: CPU count - 1, at least 1) for every stage.
+
+    Ultralytics' CPU trainer sets CPU count - 1 anyway, and leaves it so for
+    whatever runs after it; the demo picks that number up front so that all
+    stages run alike. On a busy 2-core machine it matters: two threads that
+    wait for each other at every operation ran the LSTM stage 20-40x slower
+    than one thread did.
+    """
+    import torch
+
+    n = threads or max(1, (os.cpu_count() or 1) - 1)
+    torch.set_num_threads(n)
+    return n
+
+
 def run(cfg, scripts_dir) -> dict:
     """Run the five stages; return the summary also written to ``<OUT_DIR>/summary.json``."""
     from . import evaluation, extraction, training
 
     scripts_dir = Path(scripts_dir)
     out = Path(cfg.OUT_DIR)
+    print(f"torch CPU threads: {set_threads(cfg.THREADS)}")
     clock = _Clock()
 
     clock.start("benchmark")

@@ -360,25 +360,6 @@ def offline_checks():
         yield
 
 
-@contextlib.contextmanager
-def torch_threads_kept(all_cores: bool):
-    """Ultralytics sets torch to (CPU count - 1) threads for CPU training, a core left to its
-    dataloader workers, and leaves it so: one thread on a 2-core machine for every later stage.
-    Restore the caller's count afterwards; with no worker processes (``all_cores``) train on it too."""
-    from unittest import mock
-
-    import torch
-    import ultralytics.utils.torch_utils
-
-    n = torch.get_num_threads()
-    try:
-        with mock.patch.object(ultralytics.utils.torch_utils, "NUM_THREADS", n) if all_cores \
-                else contextlib.nullcontext():
-            yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def _epoch_printer(t0: float):
     """An ``on_fit_epoch_end`` callback printing one line per epoch (Ultralytics' bars stay quiet
     with YOLO_VERBOSE=False); the trainer calls it once more after its final check of best.pt."""
@@ -414,7 +395,7 @@ def train_detector(cfg, dataset: Dataset) -> Path:
     yolo.add_callback("on_fit_epoch_end", _epoch_printer(time.perf_counter()))
     print(f"fine-tuning {cfg.WEIGHTS} on {dataset.n_train} images for {cfg.EPOCHS} epochs at {cfg.IMG_SIZE}px "
           f"(Ultralytics run folder {project / f'exp{cfg.EXPERIMENT}'})")
-    with offline_checks(), torch_threads_kept(all_cores=cfg.WORKERS == 0):
+    with offline_checks():
         yolo.train(data=str(dataset.data_yaml), epochs=cfg.EPOCHS, imgsz=cfg.IMG_SIZE, batch=cfg.BATCH_SIZE,
                    device=ultralytics_device(cfg.DEVICE), workers=cfg.WORKERS, seed=cfg.SEED, deterministic=True,
                    warmup_epochs=cfg.WARMUP_EPOCHS, amp=cfg.AMP, val=cfg.VAL, cache=cfg.CACHE or False,
