@@ -204,9 +204,11 @@ def bench_yolo(weights, frames: list[Path], imgsz: int, seed: int = 0):
 
 
 def bare_network(yolo, device, half: bool):
-    """A fused copy of ``yolo``'s network with no hook: the physical limit of one forward."""
-    model = deepcopy(yolo.model).fuse(verbose=False).to(device).eval()
-    return model.half() if half else model.float()
+    """A copy of ``yolo``'s network prepared as our extractor's (fused, channels-last), with no
+    hook: the physical limit of one forward."""
+    from .extractor import inference_network
+
+    return inference_network(deepcopy(yolo.model), device, half)
 
 
 # ---- 1. extraction -----------------------------------------------------------------
@@ -279,6 +281,7 @@ def bench_extraction(paths, *, weights, imgsz: int, batch: int, device, conf: fl
     base = ReportStyleExtractor(yolo, imgsz=imgsz, conf=conf, layer=ours.feature_layer_index, device=device)
     bare = bare_network(yolo, device, ours.half)
     x = torch.rand((batch, 3, imgsz, imgsz), device=device, dtype=torch.half if ours.half else torch.float)
+    x = x.contiguous(memory_format=torch.channels_last)
     n_batches = -(-len(paths) // batch)
 
     # Warm-up: Ultralytics' predictor set-up, lazy CUDA/oneDNN initialisation.
@@ -523,10 +526,17 @@ def _memory_child(args: dict) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-    import resource  # Unix only, like the measurement
+    print(json.dumps({"peak_rss": peak_rss()}))
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    print(json.dumps({"peak_rss": peak}))
+
+def peak_rss() -> int:
+    """This process's peak resident set in bytes: VmHWM, which starts afresh at exec. (ru_maxrss
+    does not: a child started from a large process inherits the parent's peak.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: the memory stage needs Linux")
 
 
 def bench_memory(work: Path, *, n_videos: int, frames: int, feature_dim: int, hidden: int, batch: int,
@@ -624,6 +634,7 @@ def bench_online(yolo, *, device, imgsz: int, hidden: int, feature_dim: int, ste
     half = device.type == "cuda"
     net = bare_network(yolo, device, half)
     x = torch.rand((1, 3, imgsz, imgsz), device=device, dtype=torch.half if half else torch.float)
+    x = x.contiguous(memory_format=torch.channels_last)
     t_yolo = Timer(device)
     with torch.inference_mode():
         net(x)

@@ -55,12 +55,12 @@ def predict_windows(model, x: torch.Tensor, seq_len: int) -> torch.Tensor:
     """Outputs of every stride-1 window of one video in batched forwards.
 
     x (N, Din) on the model's device -> (W, L, Dout) with L = min(seq_len, N)
-    and W = N - L + 1; window w covers frames w .. w+L-1.
+    and W = N - L + 1; window w covers frames w .. w+L-1. At most
+    CHUNK_WINDOWS windows per forward bound the memory of long videos.
     """
-    n = x.shape[0]
-    L = min(seq_len, n)
-    rows = torch.arange(n - L + 1, device=x.device)[:, None] + torch.arange(L, device=x.device)
-    outs = [model(x[rows[i:i + CHUNK_WINDOWS]]) for i in range(0, len(rows), CHUNK_WINDOWS)]
+    L = min(seq_len, x.shape[0])
+    W = x.shape[0] - L + 1
+    outs = [model.window_outputs(x[i:i + CHUNK_WINDOWS + L - 1], L) for i in range(0, W, CHUNK_WINDOWS)]
     return torch.cat(outs)
 
 

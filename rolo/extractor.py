@@ -161,6 +161,17 @@ def load_yolo(weights):
                        f"such as yolov8s.pt, which is downloaded on first use.")
 
 
+def inference_network(model, device, half: bool):
+    """``model`` (a YOLO ``nn.Module``) ready for inference: BatchNorm folded into the convolutions
+    (what ``predict()`` does), eval mode, fp16 or fp32, and channels-last, the layout in which
+    oneDNN and cuDNN run its convolutions fastest (10-20% faster on CPU here; bench.py)."""
+    import torch
+
+    model = model.fuse(verbose=False).to(device).eval()
+    model = model.half() if half else model.float()
+    return model.to(memory_format=torch.channels_last)
+
+
 def _feature_layer(model):
     """The last backbone layer of a DetectionModel: its SPPF module, else layer 9."""
     from ultralytics.nn.modules import SPPF
@@ -227,9 +238,7 @@ class YOLOv8FeatureExtractor:
             raise WeightsError(f"{weights!r} is a {yolo.task!r} model; ROLO needs a detection model")
         # Our copy is fused and hooked; the caller's YOLO object must stay as it was.
         model = deepcopy(yolo.model) if isinstance(weights, Model) else yolo.model
-        model = model.fuse(verbose=False)  # what predict() does: BN folded into the convs
-        model = model.to(self.device).eval()
-        model = model.half() if self.half else model.float()
+        model = inference_network(model, self.device, self.half)
         for p in model.parameters():
             p.requires_grad_(False)
         self.model = model
@@ -272,7 +281,9 @@ class YOLOv8FeatureExtractor:
         """Run (N, S, S, 3) uint8 RGB -> raw NMS output list and (N, D) float32 features (on device)."""
         import torch
 
-        x = batch_rgb.to(self.device, non_blocking=True).permute(0, 3, 1, 2).contiguous()
+        # (N, S, S, 3) permuted is already channels-last: no copy before the network.
+        x = batch_rgb.to(self.device, non_blocking=True).permute(0, 3, 1, 2).contiguous(
+            memory_format=torch.channels_last)
         x = (x.half() if self.half else x.float()).div_(255)
         self._captured.clear()
         with torch.inference_mode():

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import lstm as fast_lstm
 from .errors import DataError
 
 HEADS = ("coord", "heatmap")
@@ -39,9 +40,21 @@ class ROLO(nn.Module):
 
     def forward(self, x: torch.Tensor, state=None):
         """x (B, L, D + box_in) -> (B, L, out). With ``state`` also returns the new state."""
+        if state is None and x.device.type == "cpu" and fast_lstm.supported(self.lstm):
+            # On CPU torch's LSTM is bound by memory traffic at ROLO's sizes (rolo.lstm); cuDNN is not.
+            return self.head(fast_lstm.hidden_states(self.lstm, x))
         h, new_state = self.lstm(x, state)
         y = self.head(h)
         return y if state is None else (y, new_state)
+
+    def window_outputs(self, x: torch.Tensor, seq_len: int) -> torch.Tensor:
+        """Outputs of every stride-1 window of one video's frames, each from a zero state.
+
+        x (N, D + box_in) one row per frame -> (W, L, out) with L = min(seq_len, N),
+        W = N - L + 1; window w covers frames w .. w+L-1. Equal to ``self`` on the
+        stacked windows, with every frame's input projection computed once.
+        """
+        return self.head(fast_lstm.window_hidden(self.lstm, x, seq_len))
 
     def describe(self) -> dict:
         return {"feature_dim": self.feature_dim, "hidden": self.hidden, "head": self.head_type}
