@@ -117,8 +117,13 @@ def main(script_globals, argv=None):
     return run(cfg)
 
 
-def run(cfg, progress: bool = True) -> Path:
-    """Train and return the final checkpoint's path."""
+def run(cfg, progress: bool = True, on_epoch=None) -> Path:
+    """Train and return the final checkpoint's path.
+
+    ``on_epoch(epoch, model)``, when given, is called after every epoch (1-based
+    count of epochs done) with the model in training mode; it may evaluate it
+    (bench.py's time-to-AOS measurement) and must leave it as it found it.
+    """
     device = resolve_device(cfg.DEVICE)
     videos = load_training_videos(cfg)
     feature_dim = videos[0].meta["feature_dim"]
@@ -159,6 +164,9 @@ def run(cfg, progress: bool = True) -> Path:
         done = epoch + 1
         if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
             save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction), last)
+        if on_epoch is not None:
+            on_epoch(done, model)
+            model.train()
     state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction)
     save_atomic(state, final)
     print(f"saved {final}")

@@ -139,11 +139,25 @@ def test_report_style_predict_equals_batched_windows(data):
     np.testing.assert_allclose(base, ours, rtol=1e-5, atol=1e-6)
 
 
-def test_batched_stage_trains_and_scores_both(data, tmp_path):
+def test_batched_stage_times_the_fast_run_to_the_batch1_aos(data, tmp_path):
     (row,) = bench.bench_batched(data, tmp_path / "work", device="cpu", hidden=16, batch1_epochs=1, fast_batch=4,
                                  fast_lr=1e-3, fast_epochs=2)
     assert row.baseline > 0 and row.ours > 0 and isinstance(row.same, bool)
-    assert "batch 4 lr 0.001 x2 epochs: AOS" in row.note
+    assert "BATCH_SIZE 4, LR 0.001" in row.note
+    curve = row.note.split("test AOS per epoch: ")[1].split(";")[0].split()
+    assert len(curve) == 2 and all(0 <= float(a) <= 1 for a in curve)
+
+
+def test_epoch_log_aos_is_what_evaluation_reports(data, tmp_path):
+    log = bench.train_logged(data, tmp_path / "run", batch_size=8, lr=1e-3, epochs=2, hidden=16, device="cpu")
+    assert [r[0] for r in log.rows] == [1, 2] and 0 < log.rows[0][1] < log.rows[1][1]
+    cfg = bench.script_config("evaluation.py", EXPERIMENT=1, EPOCHS=2, SPLIT="test", DATA_DIR=str(data),
+                              CHECKPOINT=str(tmp_path / "run" / "ckpt" / "rolo_lstm_exp1_2.pth"),
+                              RESULTS_DIR=str(tmp_path / "res"), PLOTS=False, MODE="online", PROTOCOL="all",
+                              DEVICE="cpu")
+    result = bench.evaluation.run(cfg, progress=False)
+    assert log.rows[-1][2] == pytest.approx(result["mean"]["aos"], abs=1e-9)
+    assert log.first_reaching(2.0) is None and log.first_reaching(0.0) == log.rows[0]
 
 
 @pytest.mark.slow  # fresh interpreters importing torch
