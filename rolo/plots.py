@@ -58,14 +58,19 @@ def precision_series(runs: Mapping[str, Sequence[float]]) -> list[tuple[str, np.
     return _sorted_series(scored, PRECISION_THRESHOLDS.astype(np.float64), "P@20")
 
 
-def _curve_figure(series, *, xlim: tuple[float, float], xlabel: str, ylabel: str, title: str, legend_loc: str):
+def _curve_figure(series, labels: list, *, xlim: tuple[float, float], xlabel: str, ylabel: str, title: str,
+                  legend_loc: str):
+    """``labels``: the runs in their given order. A run's colour and line style follow its place
+    there, not its rank, so that it looks the same in the success and the precision plot."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4.5), dpi=100)
     ax = fig.add_subplot()
     styles = ["-", "--", "-.", ":"]
-    for i, (label, x, y) in enumerate(series):
-        ax.plot(x, y, linestyle=styles[(i // 10) % len(styles)], linewidth=2, label=label)
+    place = {label: i for i, label in enumerate(labels)}
+    for legend, x, y in series:
+        i = place[legend.rsplit(" [", 1)[0]]
+        ax.plot(x, y, color=f"C{i % 10}", linestyle=styles[(i // 10) % len(styles)], linewidth=2, label=legend)
     ax.set_xlim(*xlim)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(xlabel)
@@ -80,14 +85,15 @@ def _curve_figure(series, *, xlim: tuple[float, float], xlabel: str, ylabel: str
 
 def success_figure(runs: Mapping[str, Sequence[float]], title: str = "Success plot of OPE"):
     """A :class:`~matplotlib.figure.Figure` with one success curve per run (see :func:`success_series`)."""
-    return _curve_figure(success_series(runs), xlim=(0, 1), xlabel="Overlap threshold", ylabel="Success rate",
+    return _curve_figure(success_series(runs), list(runs), xlim=(0, 1), xlabel="Overlap threshold", ylabel="Success rate",
                          title=title, legend_loc="lower left")
 
 
 def precision_figure(runs: Mapping[str, Sequence[float]], title: str = "Precision plot of OPE"):
     """A :class:`~matplotlib.figure.Figure` with one precision curve per run (see :func:`precision_series`)."""
-    return _curve_figure(precision_series(runs), xlim=(0, PRECISION_THRESHOLDS[-1]), xlabel="Location error threshold (px)", ylabel="Precision",
-                         title=title, legend_loc="lower right")
+    return _curve_figure(precision_series(runs), list(runs), xlim=(0, PRECISION_THRESHOLDS[-1]),
+                         xlabel="Location error threshold (px)", ylabel="Precision", title=title,
+                         legend_loc="lower right")
 
 
 def _save_figure(fig, path) -> Path:

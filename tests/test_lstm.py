@@ -107,3 +107,21 @@ def test_only_rolo_shaped_lstms_are_supported():
     assert not fast_lstm.supported(torch.nn.LSTM(4, 3, batch_first=True, num_layers=2))
     assert not fast_lstm.supported(torch.nn.LSTM(4, 3, batch_first=True, bidirectional=True))
     assert not fast_lstm.supported(torch.nn.LSTM(4, 3))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_windows_and_training_step_match_cpu():
+    model = _model(feature_dim=16, hidden=32).float()
+    frames = torch.randn(40, 20)
+    with torch.inference_mode():
+        cpu = predict_windows(model, frames, 6)
+        gpu = predict_windows(model.cuda(), frames.cuda(), 6).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-4, atol=1e-5)
+    x = torch.randn(4, 6, 20)
+    model.cpu()(x).sum().backward()
+    cpu_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.cuda()(x.cuda()).sum().backward()  # cuDNN's LSTM on CUDA
+    for g_cpu, p in zip(cpu_grads, model.parameters()):
+        torch.testing.assert_close(p.grad.cpu(), g_cpu, rtol=1e-3, atol=1e-4)

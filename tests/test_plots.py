@@ -61,6 +61,17 @@ def test_precision_figure_draws_the_curves():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["b [P@20 0.800]", "a [P@20 0.500]"]
 
 
+def test_a_run_keeps_its_colour_across_plots():
+    # "a" ranks first by AUC but last by P@20: it must not change colour between the two plots.
+    runs_success = {"a": STRONG, "b": WEAK}
+    runs_precision = {"a": PREC_A, "b": PREC_B}
+    colour = {}
+    for fig in (success_figure(runs_success), precision_figure(runs_precision)):
+        for line in fig.axes[0].get_lines():
+            colour.setdefault(line.get_label().split(" [")[0], set()).add(line.get_color())
+    assert colour == {"a": {"C0"}, "b": {"C1"}}
+
+
 def test_plots_write_png(tmp_path):
     p = plot_success({"weak": WEAK, "strong": STRONG}, tmp_path / "sub" / "success.png")
     q = plot_precision({"a": PREC_A}, tmp_path / "precision.png")
