@@ -107,7 +107,14 @@ class _Recurrence(torch.autograd.Function):
 
 def hidden_states(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
     """(B, L, I) -> (B, L, H): ``lstm(x)[0]`` from a zero state."""
-    return _Recurrence.apply(input_projection(lstm, x), lstm.weight_hh_l0)
+    return _recur(lstm, x, input_projection(lstm, x))
+
+
+def _recur(lstm: nn.LSTM, x: torch.Tensor, xw: torch.Tensor) -> torch.Tensor:
+    # Without gradients nothing needs keeping for a backward pass.
+    if torch.is_grad_enabled() and (x.requires_grad or lstm.weight_hh_l0.requires_grad):
+        return _Recurrence.apply(xw, lstm.weight_hh_l0)
+    return _run(xw, lstm.weight_hh_l0, keep=False)[0]
 
 
 def window_hidden(lstm: nn.LSTM, x: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -119,7 +126,4 @@ def window_hidden(lstm: nn.LSTM, x: torch.Tensor, seq_len: int) -> torch.Tensor:
     Differentiable when grad is enabled; without it, nothing is kept for backward.
     """
     L = min(seq_len, x.shape[0])
-    windows = input_projection(lstm, x).unfold(0, L, 1).transpose(1, 2)  # (W, L, 4H) view
-    if torch.is_grad_enabled() and (x.requires_grad or lstm.weight_hh_l0.requires_grad):
-        return _Recurrence.apply(windows, lstm.weight_hh_l0)
-    return _run(windows, lstm.weight_hh_l0, keep=False)[0]
+    return _recur(lstm, x, input_projection(lstm, x).unfold(0, L, 1).transpose(1, 2))  # (W, L, 4H) view

@@ -125,3 +125,12 @@ def test_cuda_windows_and_training_step_match_cpu():
     model.cuda()(x.cuda()).sum().backward()  # cuDNN's LSTM on CUDA
     for g_cpu, p in zip(cpu_grads, model.parameters()):
         torch.testing.assert_close(p.grad.cpu(), g_cpu, rtol=1e-3, atol=1e-4)
+
+
+def test_inference_path_keeps_nothing_and_matches():
+    model = _model()
+    x = torch.randn(3, 6, 11, dtype=torch.double)
+    with torch.no_grad():
+        lean = fast_lstm.hidden_states(model.lstm, x)
+    assert lean.grad_fn is None
+    torch.testing.assert_close(lean, model.lstm(x)[0].detach(), rtol=0, atol=1e-12)
