@@ -24,8 +24,14 @@ What a sequence shows, back to front:
   a sine of the log-scale, so its max/min linear size is the preset's
   ``scale_ratio``; ``burst`` frames move ``burst_gain`` times faster and are
   motion-blurred along the motion;
-* an occluder: a dark vertical pole sliding sideways, timed to pass over the
-  target around one frame, so part of the target is hidden for a few frames;
+* an occluder (preset ``occluder``), dark and full height: a "pole" (about
+  half the smallest target wide) sliding sideways, timed to pass over the
+  target around one frame, so part of the target is hidden for a few frames.
+  No preset uses the other kind, a "panel": wider than the target and faster,
+  fitted so that it hides the whole target for :data:`PANEL_HIDDEN_FRAMES`
+  consecutive frames (a detector has nothing to see there) and part of it
+  just before and after; pass ``preset=dict(PRESETS[i], occluder="panel")``
+  to :func:`simulate` for it;
 * mild per-frame sensor noise, then JPEG at fixed quality.
 
 The ground truth is the target's exact box, rendered with sub-pixel accuracy
@@ -46,16 +52,18 @@ may still blur a frame or two elsewhere, which the attributes report:
 name   role   scale  speed  occluder  burst  distractor
 =====  =====  =====  =====  ========  =====  ==========================
 Syn01  train  2.2x   slow   no        no     wanders
-Syn02  train  1.3x   mid    yes       no     wanders
+Syn02  train  1.3x   mid    pole      no     wanders
 Syn03  train  1.5x   mid    no        3.5x   crosses the target
-Syn04  train  1.8x   mid    yes       no     1.6x larger, crosses
-Syn05  test   1.8x   mid    yes       3.5x   crosses the target
-Syn06  eval   2.0x   mid    yes       3.5x   1.6x larger, crosses
+Syn04  train  1.8x   mid    pole      no     1.6x larger, crosses
+Syn05  test   1.8x   mid    pole      3.5x   crosses the target
+Syn06  eval   2.0x   mid    pole      3.5x   1.6x larger, crosses
 =====  =====  =====  =====  ========  =====  ==========================
 
 Attributes (``sequence_attributes(root)``, 0-based frame indices):
 ``scale_ratio`` (max/min of sqrt(w*h)), ``occlusion_frames`` (at least
-:data:`OCCLUSION_MIN_FRACTION` of the target's box behind the pole),
+:data:`OCCLUSION_MIN_FRACTION` of the target's box behind the occluder),
+``full_occlusion_frames`` (all of the box behind it; only a panel does
+that: its hidden stretch and any frame next to it that it still covers),
 ``max_occlusion``, ``blur_frames`` (target blurred: centre moved at least
 :data:`BLUR_MIN_SPEED_PX` since the previous frame), ``distractor`` (always
 true here), ``distractor_near_frames`` (the boxes overlap or are closer than
@@ -86,6 +94,10 @@ JPEG_QUALITY = 92
 OCCLUSION_MIN_FRACTION = 0.1
 #: The target is blurred when its centre moved at least this many pixels since the last frame.
 BLUR_MIN_SPEED_PX = 4.0
+#: A panel hides the whole target for this many consecutive frames (fewer in videos under 5x as long).
+#: With the frames around it where too little shows for a detector, that stays below the LSTM's
+#: SEQ_LEN of 6, so the window that ends at any hidden frame still saw the target.
+PANEL_HIDDEN_FRAMES = 3
 #: Target height at scale 1, as a fraction of the frame height.
 TARGET_BASE_HEIGHT = 0.26
 SENSOR_NOISE_STD = 2.0
@@ -94,12 +106,12 @@ SENSOR_NOISE_STD = 2.0
 #: (so a larger frame gives proportionally larger motion); ``scale_ratio`` is the
 #: target's max/min linear size; ``burst_gain`` 1 means no fast segment.
 PRESETS = (
-    dict(scale_ratio=2.2, speed=0.008, burst_gain=1.0, occluder=False, crossing=False, distractor_scale=1.0),
-    dict(scale_ratio=1.3, speed=0.013, burst_gain=1.0, occluder=True, crossing=False, distractor_scale=1.0),
-    dict(scale_ratio=1.5, speed=0.012, burst_gain=3.5, occluder=False, crossing=True, distractor_scale=1.0),
-    dict(scale_ratio=1.8, speed=0.012, burst_gain=1.0, occluder=True, crossing=True, distractor_scale=1.6),
-    dict(scale_ratio=1.8, speed=0.012, burst_gain=3.5, occluder=True, crossing=True, distractor_scale=1.0),
-    dict(scale_ratio=2.0, speed=0.012, burst_gain=3.5, occluder=True, crossing=True, distractor_scale=1.6),
+    dict(scale_ratio=2.2, speed=0.008, burst_gain=1.0, occluder=None, crossing=False, distractor_scale=1.0),
+    dict(scale_ratio=1.3, speed=0.013, burst_gain=1.0, occluder="pole", crossing=False, distractor_scale=1.0),
+    dict(scale_ratio=1.5, speed=0.012, burst_gain=3.5, occluder=None, crossing=True, distractor_scale=1.0),
+    dict(scale_ratio=1.8, speed=0.012, burst_gain=1.0, occluder="pole", crossing=True, distractor_scale=1.6),
+    dict(scale_ratio=1.8, speed=0.012, burst_gain=3.5, occluder="pole", crossing=True, distractor_scale=1.0),
+    dict(scale_ratio=2.0, speed=0.012, burst_gain=3.5, occluder="pole", crossing=True, distractor_scale=1.6),
 )
 
 
@@ -135,6 +147,10 @@ class Scene:
         iy = np.clip(np.minimum(y + h, oy2) - np.maximum(y, oy1), 0, None)
         return ix * iy / (w * h)
 
+    def full_occlusion_frames(self) -> np.ndarray:
+        """0-based indices of the frames whose whole target box is behind the occluder."""
+        return np.flatnonzero(self.occlusion_fraction() >= 1.0 - 1e-9)
+
     def blur_frames(self) -> np.ndarray:
         """0-based indices of the frames whose target is motion-blurred."""
         return np.flatnonzero(np.hypot(*self.target_step_px.T) >= BLUR_MIN_SPEED_PX)
@@ -154,6 +170,7 @@ class Scene:
         attrs = dict(
             scale_ratio=round(float(side.max() / side.min()), 3),
             occlusion_frames=np.flatnonzero(occ >= OCCLUSION_MIN_FRACTION).tolist(),
+            full_occlusion_frames=self.full_occlusion_frames().tolist(),
             max_occlusion=round(float(occ.max()), 3),
             blur_frames=self.blur_frames().tolist(),
             distractor=self.distractor_xywh is not None,
@@ -296,7 +313,7 @@ def simulate(index: int, *, frames: int, size, seed: int, preset: dict | None = 
     distractor = _quantize_inside(distractor, size)
 
     occluder = None
-    if p["occluder"]:
+    if p["occluder"] == "pole":
         # A pole of 0.35 base target widths (about half the smallest target at most),
         # sliding sideways so that it passes over the target at frame tm.
         tm = int(rng.integers(int(0.3 * T), max(int(0.7 * T), int(0.3 * T) + 1)))
@@ -304,10 +321,46 @@ def simulate(index: int, *, frames: int, size, seed: int, preset: dict | None = 
         vx = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.035) * W
         x1 = np.round(centre[tm, 0] - bar_w / 2 + vx * (t - tm))
         occluder = np.stack([x1, np.zeros(T), x1 + bar_w, np.full(T, float(H))], axis=1)
+    elif p["occluder"] == "panel":
+        occluder = _panel_xyxy(rng, target, step, gain, size)
+    elif p["occluder"] is not None:
+        raise ConfigError(f"preset occluder must be None, 'pole' or 'panel', got {p['occluder']!r}")
 
     return Scene(size=(W, H), background=background, target_xywh=target, target_step_px=step,
                  distractor_xywh=distractor, occluder_xyxy=occluder,
                  noise_seed=int(rng.integers(2 ** 31)), params=p)
+
+
+def _panel_xyxy(rng, target_xywh: np.ndarray, step_px: np.ndarray, gain: np.ndarray, size) -> np.ndarray:
+    """(T, 4) rectangles of a wide panel that hides the whole target for :data:`PANEL_HIDDEN_FRAMES` frames.
+
+    The panel slides sideways (whole pixels, full frame height). Its
+    position and width are fitted to the target's boxes over the hidden
+    stretch, with a margin for rounding and motion blur, so every pixel of the
+    target is behind it there; before and after, it covers the target partly
+    as the two separate. The stretch starts in the middle half of the video
+    and avoids the burst when it can, so a short window still sees the target
+    before it disappears.
+    """
+    W, H = size
+    T = len(target_xywh)
+    k = int(min(PANEL_HIDDEN_FRAMES, max(1, T // 5)))
+    starts = np.arange(T - k + 1)
+    calm = np.convolve(gain == 1, np.ones(k), "valid") == k
+    middle = (starts >= 0.25 * T) & (starts + k <= 0.75 * T)
+    pool = next((c for c in (starts[calm & middle], starts[middle], starts) if len(c)))
+    t0 = int(rng.choice(pool))
+    # Faster than the target walks (about 0.01 W per frame), so it passes over it rather than along with it.
+    vx = rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.065) * W
+    t = np.arange(T, dtype=np.float64)
+    hide = slice(t0, t0 + k)
+    drift = vx * (t[hide] - t0)
+    # Blur spreads the target by half its step each way; 1.5 px more absorbs rounding the edges to pixels.
+    margin = 1.5 + np.hypot(*step_px[hide].T).max() / 2
+    left = np.min(target_xywh[hide, 0] - drift) - margin
+    width = np.ceil(np.max(target_xywh[hide, 0] + target_xywh[hide, 2] - drift) + margin - left) + 1
+    x1 = np.floor(left + vx * (t - t0))
+    return np.stack([x1, np.zeros(T), x1 + width, np.full(T, float(H))], axis=1)
 
 
 def make_distractor_scene(*, frames: int = 30, size=(160, 120), seed: int = 0) -> Scene:
@@ -317,7 +370,7 @@ def make_distractor_scene(*, frames: int = 30, size=(160, 120), seed: int = 0) -
     lists the frames where the two are close; render with :func:`render_frame`.
     """
     _check_args(frames=frames, size=size)
-    preset = dict(PRESETS[5], occluder=False, burst_gain=1.0)
+    preset = dict(PRESETS[5], occluder=None, burst_gain=1.0)
     return simulate(0, frames=frames, size=tuple(size), seed=seed, preset=preset)
 
 
