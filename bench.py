@@ -8,8 +8,8 @@ training (batch-1 epoch; batched training to the batch-1 test AOS), memory
 of a split) and the online tracker's per-frame step. README "Speed" holds the
 figures and the machine they were measured on.
 
-    python bench.py --quick true          # small sizes, under 2 minutes on 2 CPU cores
-    python bench.py                       # the full run (about 15 minutes on 2 CPU cores)
+    python bench.py --quick true          # small sizes, about 1 minute on 2 CPU cores
+    python bench.py                       # the full run (about 11 minutes on 2 CPU cores)
     python bench.py --stages extraction,online --img_dir data/OTB100/Car4/img --device cuda
     python bench.py --help                # list every constant
 
@@ -23,7 +23,7 @@ STAGES = "all"                 # "all" or a comma list: extraction,training,batc
 IMG_DIR = ""                   # folder of JPEG frames; empty = synthesise them
 WEIGHTS = "yolov8s.yaml"       # detector: a .pt file, an Ultralytics name or a yaml (untrained, same compute)
 CONF = 0.25                    # detector threshold, as the dataloaders
-FRAMES = 0                     # frames through the extractor (0 = the mode's: 8 quick, 32 full)
+FRAMES = 0                     # frames through the extractor (0 = the mode's: 8 quick, 16 full)
 IMG_SIZE = 0                   # extractor input size (0 = the mode's: 320 quick, 640 full)
 EXTRACT_BATCH = 0              # our extractor's frames per forward (0 = the mode's: 4)
 REPEATS = 0                    # timed runs per stage, median reported (0 = the mode's: 2 quick, 3 full)
