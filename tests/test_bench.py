@@ -76,6 +76,8 @@ def test_extraction_stage(frames):
     assert len(rows) == 2 and rows[0].same is True
     assert all(r.baseline > 0 and r.ours > 0 and r.ratio > 0 for r in rows)
     assert "2/2 boxes at conf" in rows[0].note
+    bound = float(rows[0].note.split("the bare forward itself is ")[1].split("x")[0])
+    assert bound == pytest.approx(rows[1].baseline / rows[0].baseline, abs=0.01)
 
 
 def test_report_windows_are_the_store_windows(tmp_path):
