@@ -10,8 +10,9 @@ it in float64), but arranged for the two things ROLO does most:
   recurrent weight gradient in one matrix product over all steps instead of
   accumulating one product per step (:class:`_Recurrence`);
 * evaluating every stride-1 window of a video: each frame appears in up to
-  SEQ_LEN windows, so its input projection is computed once per frame and
-  gathered, rather than once per window (:func:`window_hidden`).
+  SEQ_LEN windows, so its input projection is computed once per frame, and
+  the windows are a strided view of those projections, never copied
+  (:func:`window_hidden`).
 
 Only a single unidirectional layer without projections, ``batch_first``, from
 a zero initial state: exactly :class:`rolo.model.ROLO`'s LSTM. Anything else
