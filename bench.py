@@ -9,7 +9,7 @@ of a split) and the online tracker's per-frame step. README "Speed" holds the
 figures and the machine they were measured on.
 
     python bench.py --quick true          # small sizes, about 1 minute on 2 CPU cores
-    python bench.py                       # the full run (about 11 minutes on 2 CPU cores)
+    python bench.py                       # the full run (about 8 minutes on 2 CPU cores)
     python bench.py --stages extraction,online --img_dir data/OTB100/Car4/img --device cuda
     python bench.py --help                # list every constant
 
