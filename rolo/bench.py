@@ -36,7 +36,6 @@ import contextlib
 import io
 import json
 import os
-import runpy
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import torch
 
 from . import cache, config, evaluation, training
 from .boxes import NO_DETECTION_CXCYWH_NORM, cxcywh_norm_to_xywh, xyxy_to_cxcywh_norm
+from .device import resolve_device
 from .errors import DataError
 from .model import ROLO
 from .windows import frame_inputs, frame_targets, make_store
@@ -141,10 +141,6 @@ class Timer:
     @property
     def median(self) -> float:
         return float(np.median(self.seconds))
-
-
-def resolve_device(name) -> torch.device:
-    return training.resolve_device(name)
 
 
 def _quiet():
@@ -424,14 +420,12 @@ def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, max_win
 
 
 def script_config(script: str, **overrides) -> config.Config:
-    """The constants of one of the top-level scripts with ``overrides`` (UPPER_CASE names)."""
-    consts = runpy.run_path(str(SCRIPTS_DIR / script), run_name="rolo_bench")
-    cfg = config.Config(config.script_constants(consts))
-    for k, v in overrides.items():
-        if k not in cfg:
-            raise KeyError(f"{script} has no constant {k}")
-        cfg[k] = v
-    return cfg
+    """The Config ``script`` (train.py or evaluation.py) builds from its constants with
+    ``overrides`` (UPPER_CASE names), checked as its command line would be."""
+    from .demo import stage_config
+
+    checks = {"train.py": training.CHECKS, "evaluation.py": evaluation.CHECKS}[script]
+    return stage_config(SCRIPTS_DIR, script, checks, {k.lower(): v for k, v in overrides.items()})
 
 
 def online_aos(model, videos, device) -> float:

@@ -140,6 +140,19 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
     return path
 
 
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees
+    half a file; a failure raises :class:`DataError` naming ``path``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def ensure_writable(folder, flag: str) -> Path:
     """Create ``folder`` and prove a file can be written there, before any long computation.
 

@@ -29,7 +29,7 @@ import runpy
 import time
 from pathlib import Path
 
-from . import config, synthetic
+from . import cache, config, synthetic
 
 CHECKS = {
     "N_SEQUENCES": config.at_least(3),
@@ -198,7 +198,7 @@ def run(cfg, scripts_dir) -> dict:
     clock.stop()
 
     summary = summarize(cfg, results, base, weights, checkpoint, clock)
-    _write_json(out / "summary.json", summary)
+    cache.write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     print_summary(summary)
     return summary
 
@@ -245,9 +245,3 @@ def print_summary(s: dict) -> None:
     if s["plots"]:
         print("plots: " + ", ".join(s["plots"]))
     print("next: README, 'From the demo to OTB' (the same stages on OTB-100)")
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -141,18 +141,7 @@ def variant_name(mode: str, protocol: str) -> str:
 def write_otb_result(path, boxes_xywh: np.ndarray) -> None:
     """One ``x,y,w,h`` line per frame, pixels of the original image (OTB result format)."""
     lines = "\n".join(",".join(f"{v:.2f}" for v in row) for row in boxes_xywh)
-    _write_text(path, lines + "\n")
-
-
-def _write_text(path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+    cache.write_text_atomic(path, lines + "\n")
 
 
 def main(script_globals, argv=None):
@@ -244,8 +233,8 @@ def run(cfg, progress: bool = True) -> dict:
         "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
                      for name, vids in per_variant.items()},
     }
-    _write_text(results_dir / "metrics.json", json.dumps(result, indent=1))
-    _write_text(results_dir / "metrics.csv", metrics_csv(result))
+    cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
+    cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
     print_summary(result, per_variant)
     if cfg.PLOTS:
         make_pictures(cfg, result, per_variant, preds, results_dir)

@@ -259,7 +259,7 @@ def build_dataset(cfg) -> Dataset:
     digest = _digest(items, settings)
     n_train = sum(it.split == "train" for it in items)
     root = Path(cfg.WORK_DIR) / DATASET_DIR
-    old = _read_manifest(root)
+    old = _read_json(root / MANIFEST)  # None when missing or damaged: rebuilt
     if old is not None and old.get("digest") == digest and all((root / it.image_rel).is_file() for it in items):
         print(f"reusing the YOLO dataset in {root} ({n_train} training images)")
         return Dataset(root, _fix_yaml_path(root), digest, n_train, len(items) - n_train, reused=True)
@@ -288,16 +288,6 @@ def build_dataset(cfg) -> Dataset:
     print(f"wrote the YOLO dataset {root}: {n_train} training images from {len(counts)} videos, "
           f"stretched to {cfg.IMG_SIZE}x{cfg.IMG_SIZE}; {len(items) - n_train} val images")
     return Dataset(root, root / "data.yaml", digest, n_train, len(items) - n_train, reused=False)
-
-
-def _read_manifest(root: Path) -> dict | None:
-    path = root / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # damaged: rebuilt
 
 
 # ---------------------------------------------------------------- training
@@ -437,6 +427,7 @@ def run(cfg) -> dict:
 
 
 def _read_json(path: Path):
+    """The JSON in ``path``, or None when it is missing or damaged."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):

@@ -81,6 +81,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import write_text_atomic
 from .errors import ConfigError, DataError, RoloError
 
 #: Bumped whenever rendering changes, so an old cached benchmark is not reused.
@@ -462,13 +463,10 @@ def _write_boxes_xywh(path: Path, boxes: np.ndarray) -> None:
     path.write_text("".join(f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for x, y, w, h in boxes), encoding="utf-8")
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` unless the file already holds it, via a temp file and os.replace."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_text_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` (atomically) unless the file already holds it."""
+    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
+        write_text_atomic(path, text)
 
 
 def _is_complete(seq_dir: Path, frames: int) -> bool:
@@ -562,7 +560,7 @@ def make_benchmark(root, *, n_sequences: int = 6, frames: int = 60, size=(160, 1
     scenes = [simulate(i, frames=frames, size=size, seed=seed) for i in range(n_sequences)]
     manifest = dict(args=args, order="train, test, eval (see rolo.synthetic.demo_split)",
                     sequences={n: s.attributes() for n, s in zip(names, scenes)})
-    _write_text_atomic(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    _write_text_if_changed(root / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
     todo = [(n, s) for n, s in zip(names, scenes) if not _is_complete(root / n, frames)]
     for stale in root.glob(".Syn*.tmp-*"):
@@ -571,7 +569,7 @@ def make_benchmark(root, *, n_sequences: int = 6, frames: int = 60, size=(160, 1
               disable=not progress or not todo, leave=False) as bar:
         for name, scene in todo:
             _write_sequence(root, name, scene, bar)
-    _write_text_atomic(root / LIST_FILE, "".join(n + "\n" for n in names))
+    _write_text_if_changed(root / LIST_FILE, "".join(n + "\n" for n in names))
     return names
 
 

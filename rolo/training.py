@@ -121,8 +121,9 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     """Train and return the final checkpoint's path.
 
     ``on_epoch(epoch, model)``, when given, is called after every epoch (1-based
-    count of epochs done) with the model in training mode; it may evaluate it
-    (bench.py's time-to-AOS measurement) and must leave it as it found it.
+    count of epochs done); it may evaluate the model (bench.py's time-to-AOS
+    measurement) but must not change its weights. The next epoch sets training
+    mode again.
     """
     device = resolve_device(cfg.DEVICE)
     videos = load_training_videos(cfg)
@@ -166,7 +167,6 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
             save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction), last)
         if on_epoch is not None:
             on_epoch(done, model)
-            model.train()
     state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction)
     save_atomic(state, final)
     print(f"saved {final}")
