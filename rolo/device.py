@@ -1,6 +1,8 @@
 """Device selection shared by every stage."""
 from __future__ import annotations
 
+import contextlib
+
 from .errors import ConfigError
 
 
@@ -23,3 +25,22 @@ def resolve_device(device=None):
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ConfigError(f"--device: {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     return dev
+
+
+@contextlib.contextmanager
+def exact_math():
+    """Within the block, CUDA convolutions, matrix products and cuDNN's LSTM use full fp32
+    instead of TF32 (PyTorch's default for cuDNN on Ampere and later).
+
+    TF32 keeps 10 mantissa bits: fine for tracking, but a comparison of CUDA against CPU
+    output to 1e-4 would then measure TF32 rather than the code. Equality checks (the tests,
+    ``bench.py``'s "same" column) run inside this; timed runs keep the defaults.
+    """
+    import torch
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -442,6 +442,7 @@ def run(cfg, progress: bool = True) -> dict:
 
     source = open_source(cfg.SOURCE, cfg.OTB_ROOT, cfg.STRICT_FRAMES)
     frames = source.frames
+    windows = False  # a headless OpenCV raises from destroyAllWindows, which would mask the real error
     try:
         first = next(frames, None)
         if first is None:
@@ -449,6 +450,7 @@ def run(cfg, progress: bool = True) -> dict:
         if cfg.SHOW and not display_available():
             raise ConfigError("--show true needs a display, and none is available here (no DISPLAY, or "
                               "opencv-python-headless); use --show false")
+        windows = cfg.SHOW
         box0, box_from = initial_box(cfg.INIT, source, first)
         tracker = RoloTracker.from_checkpoint(cfg.CHECKPOINT, cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
                                               conf=cfg.CONF, top_k=cfg.TOP_K, select=cfg.SELECT,
@@ -475,7 +477,7 @@ def run(cfg, progress: bool = True) -> dict:
         wall = time.perf_counter() - wall
     finally:
         frames.close()
-        if cfg.SHOW:
+        if windows:
             import cv2
             cv2.destroyAllWindows()
 

@@ -30,3 +30,13 @@ def otb_sample() -> Path:
     if not (OTB_SAMPLE / "Crossing" / "groundtruth_rect.txt").is_file():
         pytest.skip("../shared/otb_sample not present")
     return OTB_SAMPLE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _exact_cuda_math():
+    """Where a GPU is present, tests compare CUDA with CPU to tight tolerances: no TF32 (see
+    rolo.device.exact_math). Without CUDA this changes nothing."""
+    from rolo.device import exact_math
+
+    with exact_math():
+        yield

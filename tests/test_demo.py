@@ -49,7 +49,8 @@ SUMMARY_ROW = re.compile(r"^(test|eval)\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([
 @pytest.mark.slow
 def test_demo_end_to_end_prints_what_it_writes(repo_root, tmp_path):
     out = tmp_path / "demo_out"
-    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    path = [str(repo_root), *filter(None, [os.environ.get("PYTHONPATH")])]  # keep the caller's entries
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     # a weights path that does not exist takes the fallback path without trying the network;
     # CONF 1e-6 lets the barely trained detector give boxes, so the numbers compared are not all zero
     cmd = [sys.executable, str(repo_root / "demo.py"), "--out_dir", str(out), "--n_sequences", "3", "--frames", "12",

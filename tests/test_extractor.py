@@ -170,8 +170,8 @@ def test_feature_dim_and_names_come_from_the_model(yolo, ext, dets, frames):
 
 def test_feature_equals_ultralytics_pooled_embedding(yolo, ext, dets, frames):
     resized = [cv2.resize(f, (S, S)) for f in frames]
-    emb = yolo.predict(resized, imgsz=S, embed=[ext.feature_layer_index], verbose=False)
-    emb = torch.stack(emb).numpy()
+    emb = yolo.predict(resized, imgsz=S, embed=[ext.feature_layer_index], device="cpu", verbose=False)
+    emb = torch.stack(emb).cpu().numpy()
     assert emb.shape == dets.features.shape
     scale = np.abs(emb).max()
     assert scale > 0.1  # a live network, not the ~1e-8 of the default initialisation

@@ -153,7 +153,8 @@ def test_finetune_script_trains_a_target_detector_and_reuses_it(bench, repo_root
            "--list_file", str(root / "list.txt"), "--work_dir", str(tmp_path / "work"), "--weights", "yolov8n.yaml",
            "--epochs", "1", "--img_size", "64", "--batch_size", "8", "--workers", "0", "--val", "false",
            "--warmup_epochs", "0", "--n_train", "4", "--n_test", "1", "--device", "cpu"]
-    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    path = [str(repo_root), *filter(None, [os.environ.get("PYTHONPATH")])]  # keep the caller's entries
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     weights = tmp_path / "work" / "yolov8n_target_exp1_1ep_64.pt"
