@@ -29,6 +29,8 @@ LSTM_EPOCHS = 300                  # ROLO LSTM epochs
 LSTM_BATCH_SIZE = 16               # windows per step (the report uses 1; 16 is far faster)
 LSTM_LR = 1e-3                     # Adam learning rate for batch 16
 LSTM_HIDDEN = 64                   # LSTM hidden units (the report: 512)
+LSTM_INPUTS = "box"                # "box": detector boxes only; "feature+box": the report's (overfits 16 videos)
+LSTM_RESIDUAL = True               # output = detector box + learned correction (the report: False)
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
 THREADS = 0                        # torch CPU threads (extraction, LSTM); 0 = CPU count - 1, what Ultralytics fine-tunes with
 PLOTS = True                       # success/precision plots and a montage per split

@@ -19,6 +19,8 @@ BATCH_SIZE = 1                     # windows per step: the report's 1; fast choi
 LR = 1e-4                          # Adam learning rate: the report's 1e-4; 1e-3 with BATCH_SIZE 16
 HIDDEN = 512                       # LSTM hidden units
 HEAD = "coord"                     # "coord": 4 box numbers; "heatmap": 32x32 grid (report section VI)
+INPUTS = "feature+box"             # LSTM input per frame: "feature+box" (report) or "box" (detector boxes only)
+RESIDUAL = False                   # True: output = detector box + a learned correction (coord head; README "The demo")
 SELECT = "confidence"              # detection fed to the LSTM: "confidence" (report) or "target" (follows the target)
 SEED = 0                           # seeds weights and shuffling: same settings, same weights on CPU
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU

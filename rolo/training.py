@@ -16,7 +16,7 @@ from tqdm import tqdm
 from . import cache, config
 from .device import resolve_device
 from .errors import DataError
-from .model import HEADS, ROLO, load_checkpoint, save_atomic
+from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
 from .windows import make_store
 
 CHECKS = {
@@ -28,6 +28,7 @@ CHECKS = {
     "HIDDEN": config.at_least(1),
     "SAVE_EVERY": config.at_least(1),
     "HEAD": config.choices(*HEADS),
+    "INPUTS": config.choices(*INPUTS),
     "CACHE_MODE": config.choices("auto", "ram", "mmap"),
     "SELECT": config.choices("confidence", "target"),
 }
@@ -117,6 +118,13 @@ def main(script_globals, argv=None):
     return run(cfg)
 
 
+def check_options(cfg) -> None:
+    """Settings that are valid alone but not together."""
+    if cfg.RESIDUAL and cfg.HEAD != "coord":
+        raise config.ConfigError(f"--residual true adds a correction to the detector's box, which needs "
+                                 f"--head coord (this run has --head {cfg.HEAD})")
+
+
 def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     """Train and return the final checkpoint's path.
 
@@ -125,6 +133,7 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     measurement) but must not change its weights. The next epoch sets training
     mode again.
     """
+    check_options(cfg)
     device = resolve_device(cfg.DEVICE)
     videos = load_training_videos(cfg)
     feature_dim = videos[0].meta["feature_dim"]
@@ -139,7 +148,7 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     extraction = cache.extraction_settings(videos[0])
 
     torch.manual_seed(cfg.SEED)
-    model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD).to(device)
+    model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD, cfg.INPUTS, cfg.RESIDUAL).to(device)
     opt = make_optimizer(model, cfg.LR)
     history, start = [], 0
     if cfg.RESUME and last.is_file():
@@ -187,7 +196,8 @@ def _state(model, opt, cfg, feature_dim, history, epoch, extraction) -> dict:
 
 def _check_resumable(state, cfg, feature_dim, path, extraction):
     s = state.get("settings", {})
-    for key in ("EXPERIMENT", "SEQ_LEN", "BATCH_SIZE", "LR", "SEED", "HEAD", "HIDDEN", "EPOCHS", "SELECT"):
+    for key in ("EXPERIMENT", "SEQ_LEN", "BATCH_SIZE", "LR", "SEED", "HEAD", "HIDDEN", "EPOCHS", "SELECT", "INPUTS",
+                "RESIDUAL"):
         if key in s and s[key] != cfg[key]:
             raise DataError(f"cannot resume from {path}: it was trained with {key}={s[key]!r}, "
                             f"this run has {cfg[key]!r} (use the same settings or --resume false)")

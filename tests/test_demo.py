@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rolo import demo, finetune, training
@@ -43,7 +44,37 @@ def test_fine_tune_falls_back_to_the_yaml_and_says_so(repo_root, tmp_path, monke
         demo.fine_tune(demo.config.Config(cfg), repo_root, {"experiment": 1})
 
 
-SUMMARY_ROW = re.compile(r"^(test|eval)\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([+-]\d\.\d{3})$", re.M)
+class _Video:  # what training_offset and offset_aos read from a cached video
+    def __init__(self, gt, det, size=(100, 80)):
+        self.gt, self.bbox_yolo, self.image_size = np.asarray(gt, float), np.asarray(det, float), size
+
+
+def test_offset_reference_learns_a_constant_bias_and_scores_it():
+    rng = np.random.default_rng(0)
+    gt = np.column_stack([rng.uniform(0.3, 0.7, (20, 2)), rng.uniform(0.1, 0.3, (20, 2))])
+    bias = np.array([0.01, -0.02, 0.03, 0.02])
+    det = gt - bias
+    det[3] = [0.5, 0.5, 0.0, 0.0]  # a miss: not part of the bias, and left empty
+    gt_unlabelled = gt.copy()
+    gt_unlabelled[5] = np.nan  # an unlabelled frame: left out
+    off = demo.training_offset([_Video(gt_unlabelled, det)])
+    np.testing.assert_allclose(off, bias, atol=1e-12)
+    assert demo.offset_aos([_Video(gt, det)], off) == pytest.approx(19 / 20)  # the miss scores 0
+    assert demo.offset_aos([_Video(gt, det)], np.zeros(4)) < 0.8
+
+
+def test_verdict_says_how_much_of_the_gain_a_constant_gives():
+    def s(rolo, yolo, offset):
+        return {"splits": {"test": {"rolo_aos": rolo, "yolo_aos": yolo, "offset_aos": offset}}}
+
+    assert "+0.010 AOS" in demo.verdict(s(0.895, 0.885, 0.890)) and "+0.005 comes from" in demo.verdict(
+        s(0.895, 0.885, 0.890))
+    assert "systematic bias" in demo.verdict(s(0.895, 0.885, 0.896))
+    assert "0.100 AOS better than the ROLO LSTM" in demo.verdict(s(0.785, 0.885, 0.890))
+    assert "same AOS" in demo.verdict(s(0.885, 0.885, 0.890))
+
+
+SUMMARY_ROW = re.compile(r"^(test|eval)\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+([+-]\d\.\d{3})\s+(\d\.\d{3})$", re.M)
 
 
 @pytest.mark.slow
@@ -71,7 +102,7 @@ def test_demo_end_to_end_prints_what_it_writes(repo_root, tmp_path):
     assert any(float(r[2]) > 0 for r in rows.values()) and any(float(r[3]) > 0 for r in rows.values())
     summary = json.loads((out / "summary.json").read_text())
     assert summary["base_weights"] == "yolov8n.yaml"
-    for part, (_, frames, rolo, yolo, diff) in rows.items():
+    for part, (_, frames, rolo, yolo, diff, offset) in rows.items():
         saved = json.loads((out / "results" / part / "metrics.json").read_text())
         assert saved["split"] == part and saved["mode"] == "online" and saved["protocol"] == "all"
         assert int(frames) == saved["mean"]["frames"] == 12
@@ -79,6 +110,7 @@ def test_demo_end_to_end_prints_what_it_writes(repo_root, tmp_path):
         assert float(yolo) == pytest.approx(saved["variants"]["yolo"]["mean"]["aos"], abs=5e-4)
         assert float(diff) == pytest.approx(float(rolo) - float(yolo), abs=1.5e-3)
         assert summary["splits"][part]["rolo_aos"] == saved["mean"]["aos"]
+        assert float(offset) == pytest.approx(summary["splits"][part]["offset_aos"], abs=5e-4)
         assert (out / "results" / part / "success.png").stat().st_size > 0
         assert (out / "results" / part / "montage.png").stat().st_size > 0
     # the demo used the fine-tuned single-class detector it printed

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rolo import config, training
+from rolo import cache, config, evaluation, training
 from rolo.errors import DataError
 from rolo.synthetic_cache import write_synthetic_cache
 
@@ -90,3 +90,25 @@ def test_masked_loss_ignores_unlabelled_steps():
     m = torch.tensor([[True, False, True]])
     assert training.masked_loss(out, y, m, "coord").item() == pytest.approx(1.0)
     assert np.isclose(training.masked_loss(out, y, torch.zeros_like(m), "coord").item(), 0.0)
+
+
+def test_residual_needs_the_coordinate_head_and_inputs_are_checked(repo_root, synth):
+    cfg = train_cfg(repo_root, synth, "--head", "heatmap", "--residual", "true")
+    with pytest.raises(config.ConfigError, match="--residual true .* needs --head coord"):
+        training.run(cfg, progress=False)
+    with pytest.raises(config.ConfigError, match="--inputs"):
+        train_cfg(repo_root, synth, "--inputs", "boxes")
+
+
+def test_box_only_residual_training_and_evaluation_end_to_end(repo_root, synth):
+    cfg = train_cfg(repo_root, synth, "--epochs", "3", "--batch_size", "8", "--lr", "1e-3", "--inputs", "box",
+                    "--residual", "true")
+    path = training.run(cfg, progress=False)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["model_info"]["inputs"] == "box" and ckpt["model_info"]["residual"] is True
+    assert ckpt["model"]["lstm.weight_ih_l0"].shape == (4 * 48, 4)
+    model, _, seq_len = evaluation.load_model(path, config.Config(DATA_DIR=cfg.DATA_DIR, EXPERIMENT=1, HEAD="coord"),
+                                              32, "cpu")
+    video = cache.read_split(cfg.DATA_DIR, "test")[0]
+    p = evaluation.evaluate_video(model, video, seq_len=seq_len, head="coord", device="cpu")
+    assert np.isfinite(p["online"]).all() and p["online"].shape == p["gt"].shape
