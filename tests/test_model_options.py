@@ -74,3 +74,18 @@ def test_options_travel_in_checkpoints_and_old_ones_load_as_the_report_model(tmp
     save_atomic({"model": old.state_dict(), "model_info": info}, path)
     back = build_from_checkpoint(load_checkpoint(path), path)
     assert (back.inputs, back.residual) == ("feature+box", False)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("inputs,residual", [("box", True), ("feature+box", True), ("box", False)])
+def test_cuda_matches_cpu(inputs, residual):
+    model = _randomise_head(_model(inputs=inputs, residual=residual)).float()
+    frames = torch.randn(20, D + 4)
+    windows = frames.unfold(0, 6, 1).transpose(1, 2).contiguous()
+    with torch.inference_mode():
+        cpu, cpu_w = model(windows), evaluation.predict_windows(model, frames, 6)
+        model.cuda()
+        gpu, gpu_w = model(windows.cuda()).cpu(), evaluation.predict_windows(model, frames.cuda(), 6).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(gpu_w, cpu_w, rtol=1e-4, atol=1e-5)
