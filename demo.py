@@ -7,8 +7,9 @@
 It generates a synthetic benchmark in the OTB layout under OUT_DIR, fine-tunes
 YOLOv8 on its training split, extracts features, trains the ROLO LSTM and
 evaluates it with the same code as dataloader.py, train.py and evaluation.py,
-then prints the AOS table (ROLO LSTM beside the raw detector boxes) and writes
-the plots. README, "Demo" explains the output.
+then prints the AOS table (ROLO LSTM beside the raw detector boxes and a
+constant-offset reference) and writes the plots. README, "The demo" explains
+the output.
 """
 OUT_DIR = "demo_out"               # everything the demo writes: otb/, yolo/, data/, checkpoints/, results/
 N_SEQUENCES = 24                   # synthetic sequences; demo_split: 16 train, 4 test, 4 eval for 24

@@ -18,8 +18,10 @@ demo's overrides as flags), so the demo exercises the real pipeline:
    and writes the plots.
 
 The closing summary puts the ROLO LSTM (online: one prediction per frame)
-beside the raw detector boxes on the same frames, with the time of each
-stage, and ``<OUT_DIR>/summary.json`` holds the same numbers.
+beside the raw detector boxes on the same frames and beside those boxes plus
+the training split's mean offset (what a constant correction, without
+memory, gets), with the time of each stage; ``<OUT_DIR>/summary.json`` holds
+the same numbers.
 """
 from __future__ import annotations
 
