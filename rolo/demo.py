@@ -31,8 +31,6 @@ import runpy
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import cache, config, synthetic
 
 CHECKS = {
@@ -203,39 +201,10 @@ def run(cfg, scripts_dir) -> dict:
         results[part] = evaluation.run(ev)
     clock.stop()
 
-    offset = training_offset(cache.read_split(data_dir, "train"))
-    for part in results:
-        results[part]["offset_aos"] = offset_aos(cache.read_split(data_dir, part), offset)
     summary = summarize(cfg, results, base, weights, checkpoint, clock)
-    summary["offset_cxcywh_norm"] = [round(float(v), 6) for v in offset]
     cache.write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     print_summary(summary)
     return summary
-
-
-def training_offset(videos) -> np.ndarray:
-    """(4,) mean ``cxcywh_norm`` offset (ground truth - detector box) over the training frames that
-    have both: the detector's systematic bias, the most a constant correction can learn."""
-    d = [np.asarray(v.gt, np.float64) - np.asarray(v.bbox_yolo, np.float64) for v in videos]
-    d = np.concatenate([x[(np.asarray(v.bbox_yolo)[:, 2] > 0) & ~np.isnan(x).any(1)] for x, v in zip(d, videos)])
-    return d.mean(0) if len(d) else np.zeros(4)
-
-
-def offset_aos(videos, offset: np.ndarray) -> float:
-    """Video-mean AOS of the detector's boxes plus ``offset`` (frames without a detection stay
-    empty), scored as evaluation.py scores the YOLO column."""
-    from .boxes import cxcywh_norm_to_xywh
-    from .metrics import sequence_metrics
-
-    aos = []
-    for v in videos:
-        b = np.asarray(v.bbox_yolo, np.float64)
-        b = np.where(b[:, 2:3] > 0, b + offset, b)
-        m = sequence_metrics(cxcywh_norm_to_xywh(b, v.image_size),
-                             cxcywh_norm_to_xywh(np.asarray(v.gt, np.float64), v.image_size))
-        if m["frames"]:
-            aos.append(m["aos"])
-    return float(np.mean(aos))
 
 
 def summarize(cfg, results: dict, base: str, weights: Path, checkpoint: Path, clock: _Clock) -> dict:
@@ -243,8 +212,8 @@ def summarize(cfg, results: dict, base: str, weights: Path, checkpoint: Path, cl
     splits = {}
     for part, r in results.items():
         yolo = r["variants"]["yolo"]["mean"]
-        splits[part] = {"rolo_aos": r["mean"]["aos"], "yolo_aos": yolo["aos"], "offset_aos": r["offset_aos"],
-                        "frames": r["mean"]["frames"],
+        splits[part] = {"rolo_aos": r["mean"]["aos"], "yolo_aos": yolo["aos"],
+                        "offset_aos": r["variants"]["yolo+offset"]["mean"]["aos"], "frames": r["mean"]["frames"],
                         "videos": list(r["videos"]), "metrics": str(out / "results" / part / "metrics.json")}
     plots = sorted(str(p) for p in (out / "results").glob("*/*.png"))
     return {"base_weights": base, "fine_tuned_weights": str(weights), "checkpoint": str(checkpoint),

@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from . import cache, config, metrics
-from .boxes import cxcywh_norm_to_xywh
+from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import DataError
 from .model import build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
 from .otb import OTB, load_image
@@ -134,6 +134,37 @@ def score_video(p: dict) -> dict:
     return v
 
 
+def detector_offset(videos, boxes=None) -> np.ndarray | None:
+    """(4,) mean ``cxcywh_norm`` offset (ground truth - detector box) over the frames of ``videos``
+    that have both, or None when there are none: the detector's systematic bias, the most that a
+    constant correction can learn. ``boxes``: per-video detector boxes (another SELECT rule)."""
+    diffs = []
+    for v, b in zip(videos, boxes or [None] * len(videos)):
+        det = np.asarray(v.bbox_yolo if b is None else b, np.float64)
+        d = np.asarray(v.gt, np.float64) - det
+        diffs.append(d[(det[:, 2] > 0) & ~np.isnan(d).any(1)])
+    d = np.concatenate(diffs) if diffs else np.empty((0, 4))
+    return d.mean(0) if len(d) else None
+
+
+def offset_boxes_xywh(boxes_xywh: np.ndarray, offset: np.ndarray, size) -> np.ndarray:
+    """(N, 4) ``xywh`` pixel detector boxes plus a ``cxcywh_norm`` offset; empty boxes (no
+    detection) stay empty."""
+    b = xywh_to_cxcywh_norm(np.asarray(boxes_xywh, np.float64), size)
+    return cxcywh_norm_to_xywh(np.where(b[:, 2:3] > 0, b + offset, b), size)
+
+
+def training_offset(cfg, select: str):
+    """:func:`detector_offset` of DATA_DIR/train under the checkpoint's SELECT rule; None, with a
+    note, when that split is not in the cache."""
+    try:
+        train = cache.read_split(cfg.DATA_DIR, "train")
+    except DataError:
+        print(f"note: no readable train split in {cfg.DATA_DIR}: no 'YOLO + offset' column")
+        return None
+    return detector_offset(train, select_boxes(train, select))
+
+
 def variant_name(mode: str, protocol: str) -> str:
     return mode if protocol == "all" else f"{mode}/held-out"
 
@@ -221,6 +252,13 @@ def run(cfg, progress: bool = True) -> dict:
             per_variant.setdefault(name, {})[video.name] = m
         write_otb_result(results_dir / f"{video.name}.txt", p["online"])
 
+    offset = training_offset(cfg, select)
+    if offset is not None:
+        per_variant["yolo+offset"] = {
+            v.name: metrics.sequence_metrics(offset_boxes_xywh(preds[v.name]["yolo"], offset, v.image_size),
+                                             preds[v.name]["gt"])
+            for v in videos}
+
     primary = variant_name(cfg.MODE, cfg.PROTOCOL)
     if primary not in per_variant:
         raise DataError(f"--protocol held-out: no frame of split {cfg.SPLIT!r} in {cfg.DATA_DIR} was used in "
@@ -229,6 +267,7 @@ def run(cfg, progress: bool = True) -> dict:
         "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
         "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
         "head": cfg.HEAD, "select": select, "seq_len": seq_len,
+        "yolo_offset_cxcywh_norm": None if offset is None else [float(v) for v in offset],
         "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
         "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
                      for name, vids in per_variant.items()},
@@ -267,7 +306,8 @@ def print_summary(result: dict, per_variant: dict) -> None:
 
     columns = {label: {n: m["aos"] for n, m in per_variant[key].items()}
                for key, label in (("online", "online"), ("online/held-out", "online held-out"),
-                                  ("report", "report protocol"), ("yolo", "YOLO boxes")) if key in per_variant}
+                                  ("report", "report protocol"), ("yolo", "YOLO boxes"),
+                                ("yolo+offset", "YOLO + offset")) if key in per_variant}
     title = (f"AOS per video: experiment {result['experiment']}, {result['epochs']} epochs, split "
              f"{result['split']}, head {result['head']}, SEQ_LEN {result['seq_len']}, "
              f"frame 1 from GT: {result['init_gt']}")
@@ -279,6 +319,9 @@ def print_summary(result: dict, per_variant: dict) -> None:
     if "online/held-out" in per_variant:
         print("  held-out: only frames whose ground truth was not used in training")
     print("  YOLO boxes: the detector's own box on each frame, no LSTM; * marks the best in a row")
+    if "yolo+offset" in per_variant:
+        print("  YOLO + offset: those boxes plus the training frames' mean (ground truth - detector) offset,")
+        print("  a constant correction without memory: the yardstick for what the LSTM's window adds")
     print()
     print(f"primary result: mode {result['mode']}, protocol {result['protocol']}")
     for label, key in (("mean over videos", "mean"), ("all frames pooled", "frame_weighted")):

@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from rolo import demo, finetune, training
@@ -42,25 +41,6 @@ def test_fine_tune_falls_back_to_the_yaml_and_says_so(repo_root, tmp_path, monke
     monkeypatch.setattr(finetune, "run", lambda cfg: (_ for _ in ()).throw(WeightsError("no yaml either")))
     with pytest.raises(WeightsError, match="no yaml either"):  # the fallback failing is not hidden
         demo.fine_tune(demo.config.Config(cfg), repo_root, {"experiment": 1})
-
-
-class _Video:  # what training_offset and offset_aos read from a cached video
-    def __init__(self, gt, det, size=(100, 80)):
-        self.gt, self.bbox_yolo, self.image_size = np.asarray(gt, float), np.asarray(det, float), size
-
-
-def test_offset_reference_learns_a_constant_bias_and_scores_it():
-    rng = np.random.default_rng(0)
-    gt = np.column_stack([rng.uniform(0.3, 0.7, (20, 2)), rng.uniform(0.1, 0.3, (20, 2))])
-    bias = np.array([0.01, -0.02, 0.03, 0.02])
-    det = gt - bias
-    det[3] = [0.5, 0.5, 0.0, 0.0]  # a miss: not part of the bias, and left empty
-    gt_unlabelled = gt.copy()
-    gt_unlabelled[5] = np.nan  # an unlabelled frame: left out
-    off = demo.training_offset([_Video(gt_unlabelled, det)])
-    np.testing.assert_allclose(off, bias, atol=1e-12)
-    assert demo.offset_aos([_Video(gt, det)], off) == pytest.approx(19 / 20)  # the miss scores 0
-    assert demo.offset_aos([_Video(gt, det)], np.zeros(4)) < 0.8
 
 
 def test_verdict_says_how_much_of_the_gain_a_constant_gives():

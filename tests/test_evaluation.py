@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rolo import config, evaluation, metrics, training
+from rolo.boxes import NO_DETECTION_CXCYWH_NORM, cxcywh_norm_to_xywh
 from rolo.errors import DataError
 from rolo.model import ROLO
 from rolo.synthetic_cache import write_synthetic_cache
@@ -66,6 +67,16 @@ def test_evaluation_writes_consistent_results(repo_root, trained_exp3, capsys):
     assert "online held-out" in out and "report protocol" in out and "YOLO boxes" in out
     assert (rd / "success.png").stat().st_size > 0 and "mean (videos)" in (rd / "metrics.csv").read_text()
     assert res["variants"]["report"]["mean"]["frames"] > res["mean"]["frames"]  # frames counted several times
+    # the constant-offset reference: the train split's mean (gt - detector) offset on the test boxes
+    train = cache.read_split(trained_exp3 / "data", "train")
+    d = np.concatenate([np.asarray(t.gt, float) - np.asarray(t.bbox_yolo, float) for t in train])
+    off = np.nanmean(d[np.asarray(np.concatenate([t.bbox_yolo for t in train]))[:, 2] > 0], axis=0)
+    np.testing.assert_allclose(saved["yolo_offset_cxcywh_norm"], off, atol=1e-9)
+    yolo = np.asarray(v.bbox_yolo, float)
+    fixed = cxcywh_norm_to_xywh(np.where(yolo[:, 2:3] > 0, yolo + off, yolo), v.image_size)
+    assert saved["variants"]["yolo+offset"]["aos"]["Syn02"] == pytest.approx(
+        np.nanmean(metrics.iou_xywh(fixed, gt)), abs=1e-9)
+    assert "YOLO + offset" in out
 
 
 def test_report_protocol_counts_each_window_step(repo_root, trained_exp3):
@@ -109,3 +120,29 @@ def test_checkpoint_mismatches_are_refused(repo_root, trained_exp3, tmp_path):
     res = evaluation.run(_eval_cfg(repo_root, trained_exp3, "--checkpoint", str(plain), "--epochs", "3",
                                    "--plots", "false"), progress=False)
     assert 0 <= res["mean"]["aos"] <= 1
+
+
+class _Video:  # what detector_offset reads from a cached video
+    def __init__(self, gt, det):
+        self.gt, self.bbox_yolo = np.asarray(gt, float), np.asarray(det, float)
+
+
+def test_offset_reference_learns_a_constant_bias_and_scores_it():
+    rng = np.random.default_rng(0)
+    gt = np.column_stack([rng.uniform(0.3, 0.7, (20, 2)), rng.uniform(0.1, 0.3, (20, 2))])
+    bias = np.array([0.01, -0.02, 0.03, 0.02])
+    det = gt - bias
+    det[3] = NO_DETECTION_CXCYWH_NORM  # a miss: not part of the bias, and left empty
+    gt_unlabelled = gt.copy()
+    gt_unlabelled[5] = np.nan  # an unlabelled frame: left out
+    off = evaluation.detector_offset([_Video(gt_unlabelled, det)])
+    np.testing.assert_allclose(off, bias, atol=1e-12)
+    other = det + 0.05
+    other[3] = NO_DETECTION_CXCYWH_NORM
+    np.testing.assert_allclose(evaluation.detector_offset([_Video(gt, det)], [other]), bias - 0.05, atol=1e-12)
+    assert evaluation.detector_offset([_Video(gt[:1], NO_DETECTION_CXCYWH_NORM[None])]) is None
+    size = (100, 80)
+    fixed = evaluation.offset_boxes_xywh(cxcywh_norm_to_xywh(det, size), off, size)
+    ious = metrics.iou_xywh(fixed, cxcywh_norm_to_xywh(gt, size))
+    np.testing.assert_allclose(np.delete(ious, 3), 1.0)
+    assert ious[3] == 0 and fixed[3, 2] == 0  # the miss stays empty

@@ -191,7 +191,7 @@ def test_evaluation_of_a_heatmap_checkpoint_writes_every_metric(repo_root, train
     saved = json.loads((rd / "metrics.json").read_text())
     assert saved["head"] == "heatmap" and saved["checkpoint"].endswith(f"rolo_heatmap_exp3_{EPOCHS}.pth")
     assert set(saved["variants"]) == {"online", "report", "yolo", "online/held-out", "report/held-out",
-                                      "yolo/held-out"}
+                                      "yolo/held-out", "yolo+offset"}
     for name, variant in saved["variants"].items():
         for key in ("aos", "auc", "sr50", "p20"):
             assert 0.0 <= variant["mean"][key] <= 1.0, (name, key)
