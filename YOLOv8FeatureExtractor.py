@@ -28,12 +28,12 @@ from rolo.extractor import YOLOv8FeatureExtractor
 
 __all__ = ["YOLOv8FeatureExtractor"]
 
-WEIGHTS = "yolov8s.pt"
-IMG_DIR = None          # folder of .jpg/.jpeg frames (required)
-IMG_SIZE = 640
-CONF = 0.25
-DEVICE = "auto"
-BATCH_SIZE = 16
+WEIGHTS = "yolov8s.pt"     # YOLOv8 weights (or a fine-tuned .pt from finetune_yolo.py)
+IMG_DIR = None             # folder of .jpg/.jpeg frames (required)
+IMG_SIZE = 640             # frames are resized to IMG_SIZE x IMG_SIZE, as in the report
+CONF = 0.25                # detection confidence threshold (Ultralytics' default)
+DEVICE = "auto"            # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"
+BATCH_SIZE = 16            # frames per YOLO forward pass
 
 
 def main(script_globals, argv=None):

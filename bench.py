@@ -29,7 +29,7 @@ EXTRACT_BATCH = 0              # our extractor's frames per forward (0 = the mod
 REPEATS = 0                    # timed runs per stage, median reported (0 = the mode's: 2 quick, 3 full)
 FAST_BATCH_SIZE = 16           # the fast training choice measured against batch 1 (train.py BATCH_SIZE)
 FAST_LR = 1e-3                 # its learning rate (train.py LR)
-SEED = 0
+SEED = 0                       # seeds the synthetic frames, features and weights
 WORK_DIR = ""                  # where the temporary inputs go; empty = the system's temp folder
 JSON = ""                      # also write the rows to this JSON file
 

@@ -14,8 +14,8 @@ the output.
 OUT_DIR = "demo_out"               # everything the demo writes: otb/, yolo/, data/, checkpoints/, results/
 N_SEQUENCES = 24                   # synthetic sequences; demo_split: 16 train, 4 test, 4 eval for 24
 FRAMES = 40                        # frames per sequence
-FRAME_WIDTH = 160                  # frame size in pixels
-FRAME_HEIGHT = 120
+FRAME_WIDTH = 160                  # frame width in pixels
+FRAME_HEIGHT = 120                 # frame height in pixels
 SEED = 0                           # seeds the benchmark, the fine-tuning and the LSTM
 EXPERIMENT = 1                     # whose split machinery to use (1: whole videos train; 2/3: every 3rd frame)
 WEIGHTS = "yolov8s.pt"             # base detector, used when on this machine or downloadable

@@ -101,10 +101,39 @@ def multiple_of(step: int) -> Callable[[str, Any], None]:
     return check
 
 
-def usage(doc: str | None, defaults: Mapping[str, Any]) -> str:
+def constant_comments(path) -> dict[str, str]:
+    """``NAME -> comment`` for each top-level ``NAME = value  # comment`` line of a script.
+
+    Read with :mod:`tokenize`, so a ``#`` inside a string value is not a comment. A file that
+    cannot be read gives no comments (``--help`` then lists the names and values alone).
+    """
+    import tokenize
+
+    comments: dict[str, str] = {}
+    try:
+        with tokenize.open(path) as f:
+            line_tokens: list = []
+            for tok in tokenize.generate_tokens(f.readline):
+                if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                    first = line_tokens[0] if line_tokens else None
+                    if (first and first.type == tokenize.NAME and first.start[1] == 0 and len(line_tokens) > 2
+                            and line_tokens[1].string == "=" and line_tokens[-1].type == tokenize.COMMENT):
+                        comments[first.string] = line_tokens[-1].string.lstrip("#").strip()
+                    line_tokens = []
+                elif tok.type not in (tokenize.INDENT, tokenize.DEDENT):
+                    line_tokens.append(tok)
+    except (OSError, SyntaxError, tokenize.TokenError):
+        return {}
+    return comments
+
+
+def usage(doc: str | None, defaults: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
+    comments = comments or {}
     lines = [(doc or "").strip(), "", "constants (override with --name value):"]
-    for k, v in defaults.items():
-        lines.append(f"  --{k.lower()} {v!r}")
+    flags = {k: f"--{k.lower()} {v!r}" for k, v in defaults.items()}
+    width = max(map(len, flags.values()), default=0)
+    for k, flag in flags.items():
+        lines.append(f"  {flag.ljust(width)}  # {comments[k]}" if k in comments else f"  {flag}")
     return "\n".join(lines)
 
 
@@ -122,7 +151,8 @@ def from_script(script_globals: Mapping[str, Any], argv=None,
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
-            print(usage(script_globals.get("__doc__"), defaults))
+            path = script_globals.get("__file__")
+            print(usage(script_globals.get("__doc__"), defaults, constant_comments(path) if path else {}))
             raise SystemExit(0)
         if not arg.startswith("--"):
             raise ConfigError(f"unexpected argument {arg!r}; flags look like --name value")

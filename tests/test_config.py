@@ -44,3 +44,33 @@ def test_help_lists_constants(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--epochs 100" in out and "--lower" not in out
+
+
+def test_comments_are_read_as_python_reads_them(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text('"""doc"""\n'
+                      'A = "x # not a comment"   # the real comment\n'
+                      'B = 3\n'
+                      'C = (1 +\n'
+                      '     2)  # after a value over two lines: not read\n'
+                      'def f():\n'
+                      '    D = 1  # inside a function: not a constant\n'
+                      'E=0.5#tight\n')
+    assert config.constant_comments(script) == {"A": "the real comment", "E": "tight"}
+    assert config.constant_comments(tmp_path / "missing.py") == {}
+
+
+def test_help_shows_each_constants_comment(capsys, repo_root):
+    import runpy
+
+    scripts = ["YOLOv8FeatureExtractor.py", "dataloader.py", "dataloader_exp2.py", "dataloader_exp3.py", "train.py",
+               "train_exp3.py", "evaluation.py", "compare.py", "check_otb.py", "heatmap_figure.py", "track.py",
+               "finetune_yolo.py", "demo.py", "bench.py"]
+    for name in scripts:
+        g = runpy.run_path(str(repo_root / name), run_name="not_main")
+        with pytest.raises(SystemExit):
+            config.from_script(g, ["--help"])
+        lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  --")]
+        assert len(lines) == len(config.script_constants(g)) > 0, name
+        missing = [ln.split()[0] for ln in lines if "  # " not in ln]
+        assert not missing, f"{name}: constants without a one-line comment: {missing}"
