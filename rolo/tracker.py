@@ -108,8 +108,9 @@ class RoloTracker:
         self._clear()
 
     def __repr__(self) -> str:
-        return (f"RoloTracker(head={self.head!r}, seq_len={self.seq_len}, select={self.select!r}, "
-                f"device={str(self.device)!r}, extractor={self.extractor!r})")
+        return (f"RoloTracker(head={self.head!r}, inputs={self.model.inputs!r}, residual={self.model.residual}, "
+                f"seq_len={self.seq_len}, select={self.select!r}, device={str(self.device)!r}, "
+                f"extractor={self.extractor!r})")
 
     @classmethod
     def from_checkpoint(cls, checkpoint, weights="yolov8s.pt", *, device="auto", imgsz: int = 640,
