@@ -58,9 +58,12 @@ class ROLO(nn.Module):
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
+    def _boxes(self, x: torch.Tensor) -> torch.Tensor:
+        """The box part of input rows, which are always feature + box (the caches' layout)."""
+        return x[..., self.feature_dim:]
+
     def _lstm_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows are always feature + box (the caches' layout); the box-only model reads the box."""
-        return x if self.inputs == "feature+box" else x[..., self.feature_dim:]
+        return x if self.inputs == "feature+box" else self._boxes(x)
 
     def forward(self, x: torch.Tensor, state=None):
         """x (B, L, D + box_in) -> (B, L, out). With ``state`` also returns the new state."""
@@ -72,7 +75,7 @@ class ROLO(nn.Module):
             h, new_state = self.lstm(z, state)
         y = self.head(h)
         if self.residual:
-            y = y + x[..., self.feature_dim:]
+            y = y + self._boxes(x)
         return y if state is None else (y, new_state)
 
     def window_outputs(self, x: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -84,7 +87,7 @@ class ROLO(nn.Module):
         """
         y = self.head(fast_lstm.window_hidden(self.lstm, self._lstm_input(x), seq_len))
         if self.residual:
-            y = y + x[:, self.feature_dim:].unfold(0, y.shape[1], 1).transpose(1, 2)
+            y = y + self._boxes(x).unfold(0, y.shape[1], 1).transpose(1, 2)
         return y
 
     def describe(self) -> dict:

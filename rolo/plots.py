@@ -33,9 +33,20 @@ def _curves(runs: Mapping[str, Sequence[float]], n: int, kind: str) -> dict[str,
 
 
 def _sorted_series(scored: list[tuple[str, float, np.ndarray]], x: np.ndarray, tag: str):
-    # Best first, as OTB plots list trackers; NaN scores go last.
+    """``[(run label, legend label, x, y), ...]``, best first as OTB plots list trackers; NaN scores last."""
     scored.sort(key=lambda t: (np.isnan(t[1]), -np.nan_to_num(t[1])))
-    return [(f"{label} [{tag} {score:.3f}]", x, y) for label, score, y in scored]
+    return [(label, f"{label} [{tag} {score:.3f}]", x, y) for label, score, y in scored]
+
+
+def _success(runs):
+    curves = _curves(runs, len(SUCCESS_THRESHOLDS), "success")
+    return _sorted_series([(label, float(np.mean(c)), c) for label, c in curves.items()], SUCCESS_THRESHOLDS, "AUC")
+
+
+def _precision(runs):
+    curves = _curves(runs, len(PRECISION_THRESHOLDS), "precision")
+    return _sorted_series([(label, float(c[20]), c) for label, c in curves.items()],
+                          PRECISION_THRESHOLDS.astype(np.float64), "P@20")
 
 
 def success_series(runs: Mapping[str, Sequence[float]]) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -43,9 +54,7 @@ def success_series(runs: Mapping[str, Sequence[float]]) -> list[tuple[str, np.nd
 
     The legend label is ``"<label> [AUC 0.xyz]"`` with AUC = mean of the curve.
     """
-    curves = _curves(runs, len(SUCCESS_THRESHOLDS), "success")
-    scored = [(label, float(np.mean(c)), c) for label, c in curves.items()]
-    return _sorted_series(scored, SUCCESS_THRESHOLDS, "AUC")
+    return [s[1:] for s in _success(runs)]
 
 
 def precision_series(runs: Mapping[str, Sequence[float]]) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -53,23 +62,22 @@ def precision_series(runs: Mapping[str, Sequence[float]]) -> list[tuple[str, np.
 
     The legend label is ``"<label> [P@20 0.xyz]"``.
     """
-    curves = _curves(runs, len(PRECISION_THRESHOLDS), "precision")
-    scored = [(label, float(c[20]), c) for label, c in curves.items()]
-    return _sorted_series(scored, PRECISION_THRESHOLDS.astype(np.float64), "P@20")
+    return [s[1:] for s in _precision(runs)]
 
 
 def _curve_figure(series, labels: list, *, xlim: tuple[float, float], xlabel: str, ylabel: str, title: str,
                   legend_loc: str):
-    """``labels``: the runs in their given order. A run's colour and line style follow its place
-    there, not its rank, so that it looks the same in the success and the precision plot."""
+    """``series`` from :func:`_sorted_series`; ``labels``: the runs in their given order. A run's
+    colour and line style follow its place there, not its rank, so that it looks the same in the
+    success and the precision plot."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4.5), dpi=100)
     ax = fig.add_subplot()
     styles = ["-", "--", "-.", ":"]
     place = {label: i for i, label in enumerate(labels)}
-    for legend, x, y in series:
-        i = place[legend.rsplit(" [", 1)[0]]
+    for label, legend, x, y in series:
+        i = place[label]
         ax.plot(x, y, color=f"C{i % 10}", linestyle=styles[(i // 10) % len(styles)], linewidth=2, label=legend)
     ax.set_xlim(*xlim)
     ax.set_ylim(0, 1.02)
@@ -85,13 +93,13 @@ def _curve_figure(series, labels: list, *, xlim: tuple[float, float], xlabel: st
 
 def success_figure(runs: Mapping[str, Sequence[float]], title: str = "Success plot of OPE"):
     """A :class:`~matplotlib.figure.Figure` with one success curve per run (see :func:`success_series`)."""
-    return _curve_figure(success_series(runs), list(runs), xlim=(0, 1), xlabel="Overlap threshold", ylabel="Success rate",
-                         title=title, legend_loc="lower left")
+    return _curve_figure(_success(runs), list(runs), xlim=(0, 1), xlabel="Overlap threshold",
+                         ylabel="Success rate", title=title, legend_loc="lower left")
 
 
 def precision_figure(runs: Mapping[str, Sequence[float]], title: str = "Precision plot of OPE"):
     """A :class:`~matplotlib.figure.Figure` with one precision curve per run (see :func:`precision_series`)."""
-    return _curve_figure(precision_series(runs), list(runs), xlim=(0, PRECISION_THRESHOLDS[-1]),
+    return _curve_figure(_precision(runs), list(runs), xlim=(0, PRECISION_THRESHOLDS[-1]),
                          xlabel="Location error threshold (px)", ylabel="Precision", title=title,
                          legend_loc="lower right")
 
