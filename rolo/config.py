@@ -2,10 +2,11 @@
 overridable from the command line as ``--lower_case_name value``.
 
 The value is parsed to the type of the constant's default (``bool`` accepts
-true/false/1/0/yes/no; an ``int`` constant refuses ``1.5``; a ``float`` accepts
-``1e-4``; a ``None`` default accepts any string or ``none``). Unknown flags,
-badly typed values and values outside a stage's allowed range raise
-:class:`~rolo.errors.ConfigError` naming the flag.
+true/false/1/0/yes/no, and a ``bool`` flag given alone, ``--quick``, means true;
+an ``int`` constant refuses ``1.5``; a ``float`` accepts ``1e-4``; a ``None``
+default accepts any string or ``none``). Unknown flags, badly typed values and
+values outside a stage's allowed range raise :class:`~rolo.errors.ConfigError`
+naming the flag.
 """
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 class Config(dict):
-    """The resolved settings of one run: ``cfg.EPOCHS`` or ``cfg["EPOCHS"]``."""
+    """The resolved settings of one run: ``cfg.EPOCHS`` or ``cfg["EPOCHS"]``.
+
+    ``given``: the names set on the command line, so that a stage can tell a flag the user
+    typed (which must agree with a checkpoint) from a default (which follows the checkpoint).
+    """
+
+    given: frozenset = frozenset()
 
     def __getattr__(self, name):
         try:
@@ -147,6 +154,7 @@ def from_script(script_globals: Mapping[str, Any], argv=None,
     defaults = script_constants(script_globals)
     argv = list(sys.argv[1:] if argv is None else argv)
     cfg = Config(defaults)
+    given: set[str] = set()
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -160,6 +168,9 @@ def from_script(script_globals: Mapping[str, Any], argv=None,
         if "=" in body:
             name, text = body.split("=", 1)
             i += 1
+        elif isinstance(defaults.get(body.upper()), bool) and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
+            name, text = body, "true"  # a switch given alone: --quick
+            i += 1
         else:
             if i + 1 >= len(argv):
                 raise ConfigError(f"{arg}: missing value")
@@ -170,7 +181,9 @@ def from_script(script_globals: Mapping[str, Any], argv=None,
             known = ", ".join(f"--{k.lower()}" for k in defaults)
             raise ConfigError(f"unknown flag --{name}; known flags: {known}")
         cfg[key] = parse_value(f"--{name}", text, defaults[key])
+        given.add(key)
     for key, check in (checks or {}).items():
         if key in cfg:
             check(f"--{key.lower()}", cfg[key])
+    cfg.given = frozenset(given)
     return cfg

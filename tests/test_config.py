@@ -74,3 +74,20 @@ def test_help_shows_each_constants_comment(capsys, repo_root):
         assert len(lines) == len(config.script_constants(g)) > 0, name
         missing = [ln.split()[0] for ln in lines if "  # " not in ln]
         assert not missing, f"{name}: constants without a one-line comment: {missing}"
+
+
+@pytest.mark.parametrize("argv, resume, epochs", [
+    (["--resume"], True, 100),                          # alone, at the end
+    (["--resume", "--epochs", "3"], True, 3),            # alone, before another flag
+    (["--resume", "false", "--epochs", "3"], False, 3),  # an explicit value still works
+    (["--resume=no"], False, 100),
+])
+def test_a_switch_given_alone_means_true(argv, resume, epochs):
+    cfg = config.from_script(SCRIPT, argv)
+    assert (cfg.RESUME, cfg.EPOCHS) == (resume, epochs)
+
+
+def test_config_records_which_flags_were_given():
+    cfg = config.from_script(SCRIPT, ["--resume", "--lr=1e-4"])
+    assert cfg.given == {"RESUME", "LR"}  # LR given with its default value is still given
+    assert config.from_script(SCRIPT, []).given == set()
