@@ -25,6 +25,7 @@ import numpy as np
 from rolo.config import at_least, between, from_script
 from rolo.errors import ConfigError, DataError
 from rolo.extractor import YOLOv8FeatureExtractor
+from rolo.otb import list_images
 
 __all__ = ["YOLOv8FeatureExtractor"]
 
@@ -44,7 +45,7 @@ def main(script_globals, argv=None):
     img_dir = Path(cfg.IMG_DIR)
     if not img_dir.is_dir():
         raise DataError(f"--img_dir: folder not found: {img_dir}")
-    paths = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    paths = [p for p in list_images(img_dir) if p.suffix.lower() in (".jpg", ".jpeg")]
     if not paths:
         raise DataError(f"--img_dir: no .jpg/.jpeg files in {img_dir}")
     cfg.show()

@@ -15,7 +15,8 @@ targets (``Jogging-1``/``Jogging-2``); Human4 uses ``groundtruth_rect.2.txt``.
 Ground-truth line ``i`` (1-based) always belongs to image ``start_frame + i - 1``.
 A count that disagrees with the table is an error, never a silent truncation.
 Names not in the table use the plain rule: all images of ``<Seq>/img`` in
-order, one ground-truth line each.
+natural order (``2.jpg`` before ``10.jpg``, see :func:`natural_key`), one
+ground-truth line each.
 """
 from __future__ import annotations
 
@@ -89,6 +90,21 @@ def frame_table() -> dict[str, FrameSpec]:
 
 
 _SPLIT = re.compile(r"[,\t ]+")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path) -> list:
+    """Sort key that orders file names by their numbers: ``2.jpg`` before ``10.jpg``.
+
+    Text order would pair ground-truth line 2 with ``10.jpg`` when names are not
+    zero-padded; every place that lists frames sorts with this key.
+    """
+    return [int(t) if t.isdigit() else t.lower() for t in _DIGITS.split(Path(path).name)]
+
+
+def list_images(folder) -> list[Path]:
+    """The image files of ``folder`` (:data:`IMAGE_EXTS`) in :func:`natural_key` order."""
+    return sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS), key=natural_key)
 
 
 def parse_groundtruth(path) -> np.ndarray:
@@ -253,7 +269,7 @@ class OTB:
             raise DataError(f"sequence folder not found: {seq_dir}{_name_hint(self.root, name)}")
         if not img_dir.is_dir():
             raise DataError(f"{name}: image folder not found: {img_dir}")
-        frames = sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        frames = list_images(img_dir)
         if not frames:
             raise DataError(f"{name}: no images in {img_dir}")
         gt = parse_groundtruth(gt_path)

@@ -42,7 +42,7 @@ from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import ConfigError, DataError
 from .evaluation import decode, write_otb_result
 from .model import DEFAULT_SEQ_LEN, build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
-from .otb import IMAGE_EXTS, OTB, load_image
+from .otb import IMAGE_EXTS, OTB, list_images, load_image
 from .select import RULES, check_rule, choose_target, valid_box_cxcywh_norm
 from .windows import lstm_inputs
 
@@ -243,10 +243,6 @@ class Source:
     length: int | None = None
 
 
-def _natural_key(path: Path):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
-
-
 def _images(paths) -> Iterator[np.ndarray]:
     for p in paths:
         yield load_image(p)
@@ -303,7 +299,7 @@ def _otb_source(seq) -> Source:
 def _folder_source(path: Path, strict: bool) -> Source:
     if (path / "img").is_dir():  # an OTB sequence folder: its ground truth comes along
         return _otb_source(OTB(path.parent, strict=strict)[path.name])
-    frames = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS), key=_natural_key)
+    frames = list_images(path)
     if not frames:
         raise DataError(f"--source {path}: the folder holds no images ({', '.join(IMAGE_EXTS)})")
     return Source(path.name, "folder", _images(frames), length=len(frames))
