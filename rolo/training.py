@@ -4,6 +4,13 @@ MSE on every labelled step of each SEQ_LEN window (experiment 3 masks the
 unlabelled frames out of the loss), Adam, seeded. The epoch's shuffle comes
 from a generator seeded by (SEED, epoch), so a run resumed from a saved epoch
 continues exactly as an uninterrupted one: on CPU the final weights are equal.
+
+Under ``torchrun`` the same run is data-parallel (DistributedDataParallel):
+BATCH_SIZE stays the global batch, each rank takes its contiguous share of
+every global batch of the (SEED, epoch) shuffle, and the loss is normalised by
+the labelled steps of the whole global batch, so the summed gradient is the
+single-process one and 2 ranks end an epoch with one process's weights (to
+float rounding). Rank 0 alone prints and writes checkpoints.
 """
 from __future__ import annotations
 
@@ -13,8 +20,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import cache, config
-from .device import resolve_device
+from . import cache, config, distributed
+from .device import resolve_device  # noqa: F401  (re-exported: rolo.training.resolve_device)
 from .errors import DataError
 from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
 from .windows import make_store
@@ -85,11 +92,15 @@ def make_optimizer(model, lr: float) -> torch.optim.Adam:
 
 
 def train_epoch(model, opt, store, perm: torch.Tensor, batch_size: int, head: str, progress: bool = True,
-                desc: str | None = None) -> torch.Tensor:
+                desc: str | None = None, shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """One pass over the windows ``perm`` (B,) of ``store``, ``batch_size`` per step.
 
     Returns the mean of the steps' losses as a 0-d tensor on the device: the
     loop itself never waits for the device (no per-step ``.item()``).
+
+    ``shard`` = (rank, world size): ``model`` is a DistributedDataParallel and this
+    rank runs part ``rank`` of each global batch cut in ``world size`` contiguous
+    parts (:func:`shard_loss`); the returned mean is then summed over ranks.
     On CPU the LSTM runs on torch's native kernels rather than oneDNN's RNN
     primitive, whose forward and backward are slower at ROLO's sizes
     (about 2x per batch-1 step, and 1.0-1.2x at batch 16-256; bench.py).
@@ -99,22 +110,51 @@ def train_epoch(model, opt, store, perm: torch.Tensor, batch_size: int, head: st
     batches = range(0, len(perm), batch_size)
     onednn = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = onednn and perm.device.type != "cpu"
+    rank, world_size = shard
     try:
         for i in tqdm(batches, desc=desc, leave=False, disable=not progress, mininterval=1.0):
-            x, y, m = store.batch(perm[i:i + batch_size])
-            loss = masked_loss(model(x), y, m, head)
+            ids = perm[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if world_size == 1:
+                x, y, m = store.batch(ids)
+                loss = masked_loss(model(x), y, m, head)
+                loss.backward()
+            else:
+                loss = shard_loss(model, store, ids, rank, world_size, head)
+                # DDP averages the ranks' gradients; each rank's share is already normalised by the
+                # global count, so the sum is wanted: scale by the world size.
+                (loss * world_size).backward()
             opt.step()
             total += loss.detach()
     finally:
         torch.backends.mkldnn.enabled = onednn
+    if world_size > 1:
+        distributed.all_reduce_sum(total)
     return total / len(batches)
+
+
+def shard_loss(model, store, ids: torch.Tensor, rank: int, world_size: int, head: str) -> torch.Tensor:
+    """This rank's part of :func:`masked_loss` over the global batch ``ids`` (B,).
+
+    The rank takes part ``rank`` of ``ids`` cut into ``world_size`` contiguous parts
+    and divides its masked sum by the labelled steps of ALL of ``ids``: the parts
+    of all ranks add up to the single-process loss, and so do their gradients.
+    A rank whose part is empty (a last batch smaller than the world) runs one
+    window at weight 0, so that it still joins DDP's gradient reduction.
+    """
+    mine = ids.tensor_split(world_size)[rank]
+    empty = len(mine) == 0
+    x, y, m = store.batch(ids[:1] if empty else mine)
+    w = m.to(torch.float32) * (0.0 if empty else 1.0)
+    out = model(x)
+    count = store.labelled_steps(ids).clamp_min(1.0)
+    return (step_loss(out, y, head) * w.to(out.dtype)).sum() / count
 
 
 def main(script_globals, argv=None):
     cfg = config.from_script(script_globals, argv, checks=CHECKS)
-    cfg.show("training settings")
+    with distributed.quiet_unless_main():
+        cfg.show("training settings")
     return run(cfg)
 
 
@@ -131,14 +171,20 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     ``on_epoch(epoch, model)``, when given, is called after every epoch (1-based
     count of epochs done); it may evaluate the model (bench.py's time-to-AOS
     measurement) but must not change its weights. The next epoch sets training
-    mode again.
+    mode again. Under torchrun it runs on every rank.
     """
     check_options(cfg)
-    device = resolve_device(cfg.DEVICE)
+    device = distributed.rank_device(cfg.DEVICE)
+    with distributed.session(device) as world, distributed.quiet_unless_main():
+        return _train(cfg, device, world, distributed.show_progress(progress), on_epoch)
+
+
+def _train(cfg, device, world, progress, on_epoch) -> Path:
     videos = load_training_videos(cfg)
     feature_dim = videos[0].meta["feature_dim"]
+    # Each rank of a node holds its own RAM copy: "auto" shares the free memory among them.
     store = make_store(videos, cfg.SEQ_LEN, head=cfg.HEAD, device=device, mode=cfg.CACHE_MODE,
-                       boxes=select_boxes(videos, cfg.SELECT))
+                       boxes=select_boxes(videos, cfg.SELECT), ram_fraction=0.5 / world.local_world_size)
     n = len(store)
     if n == 0:
         raise DataError(f"{cfg.DATA_DIR}/train has no labelled window of SEQ_LEN={cfg.SEQ_LEN} frames")
@@ -150,6 +196,7 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     torch.manual_seed(cfg.SEED)
     model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD, cfg.INPUTS, cfg.RESIDUAL).to(device)
     opt = make_optimizer(model, cfg.LR)
+    net, shard = model, (world.rank, world.world_size)
     history, start = [], 0
     if cfg.RESUME and last.is_file():
         state = load_checkpoint(last, map_location=device)
@@ -157,9 +204,16 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, start = list(state["loss_history"]), int(state["epoch"])
-        print(f"resuming from {last} at epoch {start}/{cfg.EPOCHS}")
+        print(f"resuming from {last} at epoch {start}/{cfg.EPOCHS}"
+              + (f" (saved by {state['world_size']} ranks)" if state.get("world_size", 1) != world.world_size else ""))
     elif cfg.RESUME:
         print(f"--resume true but no {last}; starting from epoch 0")
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        print(f"DistributedDataParallel over {world.world_size} ranks: global batch {cfg.BATCH_SIZE}, "
+              f"about {-(-cfg.BATCH_SIZE // world.world_size)} windows per rank per step")
 
     print(f"{len(videos)} videos, {sum(len(v) for v in videos)} frames, {n} windows of {cfg.SEQ_LEN}; "
           f"{type(store).__name__} on {device}")
@@ -167,28 +221,30 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
     for epoch in range(start, cfg.EPOCHS):
         g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=g).to(device)
-        epoch_loss = train_epoch(model, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
-                                 desc=f"epoch {epoch + 1}/{cfg.EPOCHS}").item()
+        epoch_loss = train_epoch(net, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
+                                 desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", shard=shard).item()
         history.append(epoch_loss)
         print(f"epoch {epoch + 1:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  ({time.perf_counter() - t0:.1f}s)")
         done = epoch + 1
-        if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
-            save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction), last)
+        if (done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS) and world.is_main:
+            save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction, world), last)
         if on_epoch is not None:
             on_epoch(done, model)
-    state = _state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction)
-    save_atomic(state, final)
+    if world.is_main:
+        save_atomic(_state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction, world), final)
+    distributed.barrier()  # no rank returns a path that rank 0 has not written yet
     print(f"saved {final}")
     return final
 
 
-def _state(model, opt, cfg, feature_dim, history, epoch, extraction) -> dict:
+def _state(model, opt, cfg, feature_dim, history, epoch, extraction, world=None) -> dict:
     """``extraction``: the cache's extraction settings, so that evaluation and resuming can refuse features
-    made another way (same dimension, other weights or image size)."""
+    made another way (same dimension, other weights or image size). ``world_size``: the ranks that trained
+    it (informative: a run resumes with any number, BATCH_SIZE being the global batch)."""
     s = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
          "model_info": model.describe(), "settings": dict(cfg), "experiment": cfg.EXPERIMENT,
          "seq_len": cfg.SEQ_LEN, "feature_dim": feature_dim, "loss_history": list(history), "epoch": epoch,
-         "extraction": extraction}
+         "extraction": extraction, "world_size": world.world_size if world is not None else 1}
     if opt is not None:
         s["optimizer"] = opt.state_dict()
     return s

@@ -47,6 +47,12 @@ def frame_targets(video: VideoCache, head: str = "coord") -> np.ndarray:
     return gt
 
 
+def window_label_counts(starts: np.ndarray, seq_len: int, labelled: np.ndarray) -> np.ndarray:
+    """(W,) number of labelled frames in each window that starts at global row ``starts`` (W,)."""
+    c = np.concatenate([[0], np.cumsum(np.asarray(labelled, bool).astype(np.int64))])
+    return c[starts + seq_len] - c[starts]
+
+
 def window_starts(lengths, seq_len: int, labelled=None) -> np.ndarray:
     """Global first-row index of every stride-1 window that fits inside one video.
 
@@ -58,8 +64,7 @@ def window_starts(lengths, seq_len: int, labelled=None) -> np.ndarray:
     starts = [off + np.arange(n - seq_len + 1) for off, n in zip(offsets, lengths) if n >= seq_len]
     starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
     if labelled is not None and len(starts):
-        c = np.concatenate([[0], np.cumsum(labelled.astype(np.int64))])
-        starts = starts[c[starts + seq_len] - c[starts] > 0]
+        starts = starts[window_label_counts(starts, seq_len, labelled) > 0]
     return starts
 
 
@@ -75,11 +80,17 @@ class RamStore:
         self.y = _fill_rows((frame_targets(v, head) for v, in _releasing(zip(videos))), total, device)
         labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
         self.m = torch.from_numpy(labelled).to(device)
-        self.starts = torch.from_numpy(window_starts(self.lengths, seq_len, labelled)).to(device)
+        starts = window_starts(self.lengths, seq_len, labelled)
+        self.starts = torch.from_numpy(starts).to(device)
+        self.label_counts = torch.from_numpy(window_label_counts(starts, seq_len, labelled)).to(device)
         self._steps = torch.arange(seq_len, device=device)
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    def labelled_steps(self, window_ids: torch.Tensor) -> torch.Tensor:
+        """0-d float tensor on the store's device: labelled frames in the windows ``window_ids``."""
+        return self.label_counts[window_ids].sum().float()
 
     def batch(self, window_ids: torch.Tensor):
         """``window_ids`` (B,) -> x (B, L, Din), y (B, L, Dout), mask (B, L)."""
@@ -105,18 +116,35 @@ def _releasing(items):
     """Yield ``items`` (tuples starting with a video); once the caller is done with one, drop
     that video's memory-mapped pages from this process (the OS keeps them cached), so that a
     RAM copy never holds the cache twice. Arrays that are not memory-mapped are left alone."""
-    import mmap
-
     for item in items:
         yield item
-        for a in getattr(item[0], "arrays", {}).values():
-            mapping = getattr(a, "_mmap", None)  # numpy.memmap's mmap.mmap
-            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
-                mapping.madvise(mmap.MADV_DONTNEED)
+        _release_pages(item[0])
+
+
+def _release_pages(video) -> None:
+    """Drop ``video``'s memory-mapped pages from this process (the OS keeps them in its file cache);
+    arrays that are not memory-mapped are left alone."""
+    import mmap
+
+    for a in getattr(video, "arrays", {}).values():
+        mapping = getattr(a, "_mmap", None)  # numpy.memmap's mmap.mmap
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 class MmapStore:
-    """Rows stay in the memory-mapped cache files; a batch reads only its windows."""
+    """Rows stay in the memory-mapped cache files; a batch reads only its windows.
+
+    The pages a batch touches are the OS's file cache, but they count in this
+    process's resident set while mapped; every ``release_rows`` rows read, the
+    store drops its mappings' pages (:func:`_release_pages`), so the resident
+    set stays bounded however large the cache (bench.py's ``scale`` stage).
+    """
+
+    #: Rows read between two releases of the mapped pages. A window touches a few 4 KB
+    #: pages in each of the video's arrays, about 5 KB per row at worst, so this holds
+    #: at most ~0.3 GB of mapped pages.
+    release_rows = 1 << 16
 
     def __init__(self, videos, seq_len: int, head: str = "coord", device="cpu", boxes=None):
         self.videos, self.seq_len, self.head, self.device = videos, seq_len, head, device
@@ -125,14 +153,27 @@ class MmapStore:
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
         labelled = np.concatenate([np.asarray(v.labelled, bool) for v in videos])
         self.starts = window_starts(self.lengths, seq_len, labelled)
+        self.label_counts = window_label_counts(self.starts, seq_len, labelled)
+        self._rows_since_release, self._touched = 0, set()
 
     def __len__(self) -> int:
         return len(self.starts)
 
+    def labelled_steps(self, window_ids) -> torch.Tensor:
+        """0-d float tensor on the store's device: labelled frames in the windows ``window_ids``."""
+        ids = window_ids.cpu().numpy() if torch.is_tensor(window_ids) else np.asarray(window_ids)
+        return torch.tensor(float(self.label_counts[ids].sum()), device=self.device)
+
     def batch(self, window_ids):
         ids = window_ids.cpu().numpy() if torch.is_tensor(window_ids) else np.asarray(window_ids)
+        self._rows_since_release += len(ids) * self.seq_len
+        if self._rows_since_release >= self.release_rows:
+            for v in self._touched:
+                _release_pages(self.videos[v])
+            self._rows_since_release, self._touched = 0, set()
         g = self.starts[ids]
         vid = np.searchsorted(self.offsets, g, side="right") - 1
+        self._touched.update(vid.tolist())
         xs, ys, ms = [], [], []
         for v, s in zip(vid, g - self.offsets[vid]):
             video, sl = self.videos[v], slice(s, s + self.seq_len)

@@ -1,0 +1,193 @@
+"""torchrun: the scripts run as N ranks and give the single-process results.
+
+Fast tests check the pieces in one process (the environment read, the work
+plan, the sharded loss's arithmetic). The slow ones start real 2-rank runs of
+the real scripts with ``python -m torch.distributed.run --standalone`` on CPU
+(gloo) and compare their outputs with a 1-process run's.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from rolo import distributed, training
+from rolo.errors import ConfigError
+from rolo.synthetic_cache import write_synthetic_cache
+from rolo.windows import make_store
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_world_without_torchrun_is_one_process(monkeypatch):
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    w = distributed.world()
+    assert (w.rank, w.world_size, w.local_rank, w.is_main, w.distributed) == (0, 1, 0, True, False)
+    with distributed.session(torch.device("cpu")) as w2:
+        assert w2 == w and not distributed.active()
+        distributed.barrier()  # a no-op, not a hang
+        assert distributed.all_gather_objects({"a": 1}) == [{"a": 1}]
+
+
+def test_world_from_torchrun_environment(monkeypatch):
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    w = distributed.world()
+    assert (w.rank, w.world_size, w.local_rank, w.local_world_size, w.is_main) == (3, 4, 1, 2, False)
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(ConfigError, match="inconsistent"):
+        distributed.world()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ConfigError, match="RANK='x'"):
+        distributed.world()
+
+
+def test_assign_balanced_longest_first_is_deterministic_and_complete():
+    sizes = [100, 2000, 300, 300, 1500, 50, 700]
+    parts = distributed.assign_balanced(sizes, 3)
+    assert sorted(i for p in parts for i in p) == list(range(len(sizes)))
+    loads = [sum(sizes[i] for i in p) for p in parts]
+    assert max(loads) - min(loads) <= max(sizes)
+    assert parts == distributed.assign_balanced(sizes, 3)
+    assert parts[0] == [1] and distributed.assign_balanced(sizes, 1) == [list(range(len(sizes)))]
+    # more ranks than items: some ranks get nothing, none gets an item twice
+    assert sum(map(len, distributed.assign_balanced([5, 4], 4))) == 2
+
+
+@pytest.mark.parametrize("batch,world", [(8, 2), (5, 2), (3, 4), (16, 3)])
+def test_sharded_loss_gradients_sum_to_the_single_process_gradient(tmp_path, batch, world):
+    """The ranks' shares of one global batch, each normalised by the global labelled count, add up to
+    the single-process loss and gradient (DDP then sums them). Experiment 3's cache has unlabelled
+    frames, so the per-rank counts differ and a per-rank mean would be wrong."""
+    write_synthetic_cache(tmp_path, experiment=3, n_videos=3, frames=30, n_train=2, n_test=1)
+    from rolo import cache
+    from rolo.model import ROLO
+
+    videos = cache.read_split(tmp_path, "train")
+    store = make_store(videos, 6, mode="ram")
+    torch.manual_seed(0)
+    model = ROLO(videos[0].meta["feature_dim"], 16)
+    ids = torch.randperm(len(store), generator=torch.Generator().manual_seed(1))[:batch]
+
+    x, y, m = store.batch(ids)
+    assert 0 < m.sum() < m.numel()
+    full = training.masked_loss(model(x), y, m, "coord")
+    want = torch.autograd.grad(full, list(model.parameters()))
+
+    total, grads = 0.0, [torch.zeros_like(p) for p in model.parameters()]
+    for rank in range(world):
+        part = training.shard_loss(model, store, ids, rank, world, "coord")
+        for g, d in zip(grads, torch.autograd.grad(part, list(model.parameters()))):
+            g += d
+        total += part.item()
+    assert total == pytest.approx(full.item(), rel=1e-6)
+    for g, w in zip(grads, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-7)
+
+
+# ---- real torchrun runs (slow) -------------------------------------------------------
+
+def torchrun(nproc: int, script: str, *args, log=None, env=None, popen=False):
+    """``python -m torch.distributed.run --standalone --nproc_per_node N script args`` (gloo on CPU)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           str(REPO / script), *map(str, args)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+    if popen:
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+def kill_tree(proc) -> None:
+    """SIGKILL the launcher and every rank it started, at once (the ranks may sit in their own sessions)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(proc.pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        procs = []
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
+    psutil.wait_procs(procs, timeout=30)
+
+
+def plain(script: str, *args):
+    p = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=REPO, capture_output=True,
+                       text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def max_weight_diff(a, b) -> float:
+    return max((a["model"][k] - b["model"][k]).abs().max().item() for k in a["model"])
+
+
+def train_args(data, ckpt, *extra):
+    return ["--data_dir", data, "--checkpoint_dir", ckpt, "--device", "cpu", "--hidden", "32", "--lr", "1e-3",
+            "--experiment", "3", "--cache_mode", "ram", *extra]
+
+
+@pytest.fixture
+def exp3_cache(tmp_path):
+    write_synthetic_cache(tmp_path / "data", experiment=3, n_videos=4, frames=60, n_train=3, n_test=1)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_two_ranks_end_an_epoch_with_the_single_process_weights(exp3_cache):
+    """Global batch 7 over 2 ranks (parts of 4 and 3, a short last batch), experiment 3's masked
+    loss: one epoch under torchrun equals one process at the same global batch within 1e-6."""
+    data = exp3_cache / "data"
+    one = plain("train.py", *train_args(data, exp3_cache / "one", "--epochs", "1", "--batch_size", "7"))
+    two = torchrun(2, "train.py", *train_args(data, exp3_cache / "two", "--epochs", "1", "--batch_size", "7"))
+    a = weights(exp3_cache / "one" / "rolo_lstm_exp3_1.pth")
+    b = weights(exp3_cache / "two" / "rolo_lstm_exp3_1.pth")
+    assert a["world_size"] == 1 and b["world_size"] == 2
+    assert max_weight_diff(a, b) <= 1e-6
+    assert b["loss_history"][0] == pytest.approx(a["loss_history"][0], rel=1e-6)
+    # rank 0 alone prints: one settings table, one "saved" line
+    assert two.stdout.count("training settings:") == 1 and two.stdout.count("saved ") == 1
+    assert "DistributedDataParallel over 2 ranks" in two.stdout and one.stdout.count("saved ") == 1
+
+
+@pytest.mark.slow
+def test_killed_ddp_run_resumes_to_the_uninterrupted_weights(exp3_cache):
+    data = exp3_cache / "data"
+    args = ["--epochs", "12", "--batch_size", "2", "--save_every", "1"]
+    torchrun(2, "train.py", *train_args(data, exp3_cache / "full", *args))
+
+    part = exp3_cache / "part"
+    last = part / "rolo_lstm_exp3_12.last.pth"
+    with open(exp3_cache / "killed.log", "w") as log:
+        proc = torchrun(2, "train.py", *train_args(data, part, *args), log=log, popen=True)
+        try:
+            deadline = time.monotonic() + 300
+            while not last.is_file() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            kill_tree(proc)
+    assert last.is_file() and not (part / "rolo_lstm_exp3_12.pth").exists(), "the run was not killed mid-way"
+    saved_at = weights(last)["epoch"]
+    assert 1 <= saved_at < 12
+    resumed = torchrun(2, "train.py", *train_args(data, part, *args, "--resume", "true"))
+    assert f"resuming from {last} at epoch {saved_at}/12" in resumed.stdout
+    a = weights(exp3_cache / "full" / "rolo_lstm_exp3_12.pth")
+    b = weights(part / "rolo_lstm_exp3_12.pth")
+    assert max_weight_diff(a, b) == 0.0 and a["loss_history"] == b["loss_history"]
