@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .datasets.base import Sequence, read_boxes  # Sequence: its old home; the name stays importable
 from .errors import DataError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -56,25 +57,6 @@ class FrameSpec:
         return self.end_frame - self.start_frame + 1
 
 
-@dataclass
-class Sequence:
-    """One tracking target: ``frames[i]`` is paired with ``gt[i]`` (xywh pixels)."""
-    name: str
-    frames: list
-    gt: np.ndarray
-    frame_numbers: np.ndarray
-    gt_path: Path | None = None
-    spec: FrameSpec | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def image_size(self) -> tuple[int, int]:
-        """(width, height) of the first frame; OTB frames of a sequence share a size."""
-        h, w = load_image(self.frames[0]).shape[:2]
-        return w, h
-
-
 @lru_cache(maxsize=1)
 def frame_table() -> dict[str, FrameSpec]:
     """The 100 OTB-100 targets (98 image folders: Jogging and Skating2 hold two), keyed by name."""
@@ -89,7 +71,6 @@ def frame_table() -> dict[str, FrameSpec]:
     return table
 
 
-_SPLIT = re.compile(r"[,\t ]+")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -117,34 +98,7 @@ def parse_groundtruth(path) -> np.ndarray:
     Non-positive widths or heights are kept (OTB has a few); the metrics
     exclude those frames, see :mod:`rolo.metrics`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"ground-truth file not found: {path}")
-    rows, bad = [], []
-    with open(path, "r", encoding="utf-8", errors="replace", newline="") as f:
-        text = f.read()
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        s = line.strip()
-        if not s:
-            continue
-        parts = [p for p in _SPLIT.split(s) if p]
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            bad.append(f"{path}, line {lineno}: cannot parse {s!r} as x,y,w,h")
-            continue
-        if len(values) != 4:
-            bad.append(f"{path}, line {lineno}: expected 4 numbers (x,y,w,h), got {len(values)}: {s!r}")
-        elif not np.all(np.isfinite(values)):
-            bad.append(f"{path}, line {lineno}: non-finite value in {s!r}")
-        else:
-            rows.append(values)
-    if bad:
-        more = f"\n... and {len(bad) - 10} more bad lines in {path}" if len(bad) > 10 else ""
-        raise DataError("\n".join(bad[:10]) + more)
-    if not rows:
-        raise DataError(f"{path}: no ground-truth boxes in file")
-    return np.asarray(rows, dtype=np.float64)
+    return read_boxes(path)
 
 
 def read_list(path) -> list[str]:
@@ -259,7 +213,7 @@ class OTB:
                 raise DataError(f"{name}: image for ground-truth line {num - spec.start_frame + 1} "
                                 f"not found: {img_dir / f'{stem}.{spec.ext}'}")
             frames.append(p)
-        return Sequence(name=name, frames=frames, gt=gt, frame_numbers=numbers, gt_path=gt_path, spec=spec)
+        return Sequence(name=name, frames=frames, boxes_xywh=gt, frame_numbers=numbers, gt_path=gt_path, spec=spec)
 
     def _plain(self, name: str) -> Sequence:
         seq_dir = self.root / name
@@ -279,7 +233,7 @@ class OTB:
         for i, p in enumerate(frames):
             digits = re.sub(r"\D", "", p.stem)
             numbers.append(int(digits) if digits else i + 1)
-        return Sequence(name=name, frames=frames, gt=gt, frame_numbers=np.asarray(numbers), gt_path=gt_path)
+        return Sequence(name=name, frames=frames, boxes_xywh=gt, frame_numbers=np.asarray(numbers), gt_path=gt_path)
 
     def check(self, names) -> list[str]:
         """Every problem with ``names`` under this root, at once (no images decoded)."""

@@ -1,0 +1,167 @@
+"""The dataset registry and each loader, on tiny trees in each dataset's exact layout (tests/dataset_trees.py)."""
+import numpy as np
+import pytest
+
+from dataset_trees import BUILDERS, box_matches_frame, make_got10k, make_lasot, make_nfs, make_trackingnet, \
+    make_uav123
+from rolo.datasets import DATASETS, get_dataset, open_dataset
+from rolo.datasets.base import read_boxes, read_labels
+from rolo.errors import ConfigError, DataError
+
+SPLITS = {"lasot": ("train", "test"), "got10k": ("train", "val", "test"), "trackingnet": ("train", "test"),
+          "uav123": (None,), "nfs": (None,)}
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    out = {}
+    for name, build in BUILDERS.items():
+        root = tmp_path_factory.mktemp(name)
+        out[name] = (root, build(root))
+    return out
+
+
+def test_registry_names_every_dataset():
+    assert set(DATASETS) == {"otb", "lasot", "got10k", "trackingnet", "uav123", "nfs", "synthetic"}
+    with pytest.raises(ConfigError, match="unknown dataset 'lasotx'; choose one of otb, lasot"):
+        get_dataset("lasotx", "x")
+    with pytest.raises(ConfigError, match="dataset 'lasot' has no split 'val'; choose one of 'train', 'test'"):
+        get_dataset("lasot", "x", "val")
+
+
+@pytest.mark.parametrize("dataset", list(SPLITS))
+def test_loader_matches_the_tree(trees, dataset):
+    """Every split's sequences equal the tree's truth (boxes, visible), and each visible frame shows its box."""
+    root, truth = trees[dataset]
+    seen = set()
+    for split in SPLITS[dataset]:
+        for seq in open_dataset(dataset, root, split):
+            t = truth[seq.name]
+            assert t["split"] == split, seq.name
+            seen.add(seq.name)
+            np.testing.assert_array_equal(seq.visible, t["visible"], err_msg=seq.name)
+            np.testing.assert_array_equal(seq.boxes_xywh, t["boxes"], err_msg=seq.name)
+            assert seq.gt is seq.boxes_xywh and seq.dataset == dataset
+            drawn = t.get("drawn", t["boxes"])
+            for i in np.flatnonzero(t["visible"]):
+                assert box_matches_frame(seq.frames[i], drawn[i]), (seq.name, i, seq.frames[i])
+                # The check can fail: the neighbouring frame's box is elsewhere.
+                j = i + 1 if i + 1 < len(drawn) else i - 1
+                assert not box_matches_frame(seq.frames[i], drawn[j]), (seq.name, i)
+    assert seen == set(truth)
+
+
+def test_lasot_split_and_extra_images(trees):
+    from rolo.datasets.lasot import test_names, train_names
+
+    assert len(test_names()) == 280 and len(train_names()) == 1120 and not set(test_names()) & set(train_names())
+    assert "airplane-1" in test_names() and "airplane-2" in train_names()
+    root, _ = trees["lasot"]
+    ds = get_dataset("lasot", root, "train")
+    seq = ds["airplane-2"]
+    assert len(seq) == 8 and seq.attributes["unread_images"] == 2
+    assert len(ds.missing()) == 1119
+
+
+def test_got10k_test_split_has_first_box_only_and_sizes_change(trees):
+    root, truth = trees["got10k"]
+    seq = get_dataset("got10k", root, "test")["GOT-10k_Test_000001"]
+    assert np.isfinite(seq.boxes_xywh[0]).all() and np.isnan(seq.boxes_xywh[1:]).all()
+    val = get_dataset("got10k", root, "val")["GOT-10k_Val_000136"]
+    np.testing.assert_array_equal(val.frame_sizes(), truth["GOT-10k_Val_000136"]["sizes"])
+
+
+def test_trackingnet_numeric_order(trees):
+    root, _ = trees["trackingnet"]
+    seq = get_dataset("trackingnet", root, "train")["a1b2c3_0"]
+    assert [p.name for p in seq.frames][:3] == ["0.jpg", "1.jpg", "2.jpg"] and seq.frames[10].name == "10.jpg"
+    assert list(seq.frame_numbers) == list(range(12))
+
+
+def test_uav123_shared_folder(trees):
+    root, _ = trees["uav123"]
+    ds = get_dataset("uav123", root)
+    a, b = ds["car1_1"], ds["car1_2"]
+    assert a.frames[-1] == b.frames[0] and a.frames[-1].name == "000751.jpg"
+    assert ds.names() == ["car1_1", "car1_2"] and len(ds.missing()) == 121
+
+
+def test_nfs_240fps_rows_and_one_extra_row(trees):
+    root, _ = trees["nfs"]
+    ds = get_dataset("nfs", root)
+    assert ds.names() == ["Bee", "Car"]
+    assert ds["Car"].attributes["trimmed"] == 1 and ds["Bee"].attributes["trimmed"] == 0
+
+
+# ---- bad input: errors name the file and line --------------------------------------------
+
+def test_read_boxes_nan_only_where_allowed(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("1,2,3,4\nNaN,NaN,NaN,NaN\n")
+    assert np.isnan(read_boxes(p, allow_nan=True)[1]).all()
+    with pytest.raises(DataError, match=r"a.txt, line 2: non-finite value"):
+        read_boxes(p)
+
+
+def test_read_labels_count_and_values(tmp_path):
+    p = tmp_path / "absence.label"
+    p.write_text("0\n1\n2\n")
+    with pytest.raises(DataError, match=r"absence.label, line 3: '2' is not an integer label in 0..1"):
+        read_labels(p, 3)
+    p.write_text("0,1,0\n")
+    with pytest.raises(DataError, match=r"absence.label: 3 labels for 4 frames"):
+        read_labels(p, 4)
+    with pytest.raises(DataError, match="label file not found: .*cover.label"):
+        read_labels(tmp_path / "cover.label", 3)
+
+
+def test_bad_trees(tmp_path):
+    make_lasot(tmp_path / "l")
+    (tmp_path / "l/airplane/airplane-1/img/00000004.jpg").unlink()
+    with pytest.raises(DataError, match=r"airplane-1: 1 of the 8 images .* missing, first .*00000004.jpg"):
+        get_dataset("lasot", tmp_path / "l", "test")["airplane-1"]
+    (tmp_path / "l/airplane/airplane-2/out_of_view.txt").unlink()
+    with pytest.raises(DataError, match=r"label file not found: .*airplane-2/out_of_view.txt"):
+        get_dataset("lasot", tmp_path / "l", "train")["airplane-2"]
+
+    make_got10k(tmp_path / "g")
+    gt = tmp_path / "g/val/GOT-10k_Val_000001/groundtruth.txt"
+    gt.write_text("\n".join(gt.read_text().splitlines()[:-1]) + "\n")
+    with pytest.raises(DataError, match=r"groundtruth.txt: 7 rows for 8 images"):
+        get_dataset("got10k", tmp_path / "g", "val")["GOT-10k_Val_000001"]
+    (tmp_path / "g/test/GOT-10k_Test_000001/groundtruth.txt").write_text("1,2,3,4\n1,2,3,4\n")
+    with pytest.raises(DataError, match=r"first frame's box only, found 2 rows"):
+        get_dataset("got10k", tmp_path / "g", "test")["GOT-10k_Test_000001"]
+
+    make_trackingnet(tmp_path / "t")
+    (tmp_path / "t/TRAIN_0/frames/a1b2c3_0/5.jpg").unlink()
+    with pytest.raises(DataError, match=r"numbered from 0 without gaps; image 5 is missing"):
+        get_dataset("trackingnet", tmp_path / "t", "train")["a1b2c3_0"]
+
+    make_uav123(tmp_path / "u", names=("uav6",))
+    anno = tmp_path / "u/anno/UAV123/uav6.txt"
+    anno.write_text(anno.read_text() + "1,2,3,4\n")
+    with pytest.raises(DataError, match=r"uav6.txt: 110 rows, but UAV123's uav6 spans images 1-109"):
+        get_dataset("uav123", tmp_path / "u")["uav6"]
+
+    make_nfs(tmp_path / "n")
+    (tmp_path / "n/Bee/30/Bee.txt").write_text("1 2 3 4 5 6 0 0 0\n" * 3)
+    with pytest.raises(DataError, match=r"Bee.txt: 3 annotation rows .* for 8 images"):
+        get_dataset("nfs", tmp_path / "n")["Bee"]
+    with pytest.raises(DataError, match="NfS root folder not found"):
+        get_dataset("nfs", tmp_path / "nothing").names()
+
+
+def test_otb_through_the_registry(otb_sample):
+    ds = get_dataset("otb", otb_sample, strict=False)
+    car = ds["Car4"]
+    assert len(car) == 100 and car.visible.all() and car.dataset == "otb" and car.spec.name == "Car4"
+
+
+def test_synthetic_splits(tmp_path):
+    from rolo import synthetic
+
+    synthetic.make_benchmark(tmp_path, n_sequences=6, frames=4, size=(64, 48), progress=False)
+    assert get_dataset("synthetic", tmp_path, "test").names() == ["Syn05"]
+    seqs = open_dataset("synthetic", tmp_path, "train")
+    assert [s.name for s in seqs] == ["Syn01", "Syn02", "Syn03", "Syn04"] and seqs[0].attributes
