@@ -22,6 +22,12 @@ Files (N frames, D feature channels, K cached detections):
 A video folder is written under a temporary name and renamed into place, so
 a crash never leaves a partial folder that passes as complete: a folder
 without ``meta.json`` or under a temporary name is never read.
+
+``<DATA_DIR>/plan.json`` is the dataloader's split plan (experiment,
+N_TRAIN, N_TEST, LABEL_EVERY, the videos of each split, and the list file's
+path and SHA-256). Training and evaluation read exactly the videos it lists
+(:func:`read_planned_split`), so a cache re-planned into the same folder can
+never put one video in both train and test.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ FORMAT_VERSION = 1
 #: Settings that change what the extractor writes: a cache made with other values is refused.
 EXTRACTION_KEYS = ("WEIGHTS", "IMG_SIZE", "CONF", "TOP_K")
 _TMP_PREFIX = ".tmp-"
+PLAN_FILE = "plan.json"
 
 
 @dataclass
@@ -186,6 +193,20 @@ def remove_stale_temporaries(split_dir) -> None:
                 shutil.rmtree(p, ignore_errors=True)
 
 
+def read_meta(path) -> dict:
+    """The ``meta.json`` of the cached video folder ``path``; :class:`DataError` when missing or corrupt."""
+    meta_path = Path(path) / "meta.json"
+    if not meta_path.is_file():
+        raise DataError(f"no complete cache at {path} (meta.json missing): run the dataloader for this experiment")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{meta_path}: corrupt metadata ({e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path}: corrupt metadata (not a JSON object)")
+    return meta
+
+
 def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCache:
     """Open a complete cached video and validate it.
 
@@ -195,15 +216,7 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
     detected here, before any training or evaluation starts.
     """
     path = Path(path)
-    meta_path = path / "meta.json"
-    if not meta_path.is_file():
-        raise DataError(f"no complete cache at {path} (meta.json missing): run the dataloader for this experiment")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{meta_path}: corrupt metadata ({e})") from None
-    if not isinstance(meta, dict):
-        raise DataError(f"{meta_path}: corrupt metadata (not a JSON object)")
+    meta = read_meta(path)
     arrays = {}
     for k in ARRAYS:
         f = path / f"{k}.npy"
@@ -260,3 +273,67 @@ def read_split(data_dir, split: str, names: list[str] | None = None, expect: dic
                             f"{videos[0].path.name} with {first[key]!r}; re-extract with one setting "
                             f"(--overwrite true)")
     return videos
+
+
+def write_plan(data_dir, plan: dict) -> Path:
+    """Save the split plan (:func:`rolo.splits.make_plan`, with provenance) as ``<data_dir>/plan.json``."""
+    path = Path(data_dir) / PLAN_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create {path.parent}: {e.strerror or e}") from None
+    write_text_atomic(path, json.dumps(dict(plan, format_version=FORMAT_VERSION), indent=1, sort_keys=True))
+    return path
+
+
+def read_plan(data_dir) -> dict | None:
+    """The split plan saved by :func:`write_plan`, or None when ``data_dir`` has none."""
+    path = Path(data_dir) / PLAN_FILE
+    if not path.is_file():
+        return None
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: corrupt split plan ({e})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("splits"), dict):
+        raise DataError(f"{path}: corrupt split plan (no 'splits' table)")
+    return plan
+
+
+def cached_names(data_dir, split: str) -> list[str]:
+    """Names of the complete videos in ``<data_dir>/<split>`` (temporary folders excluded)."""
+    split_dir = Path(data_dir) / split
+    if not split_dir.is_dir():
+        return []
+    return sorted(p.name for p in split_dir.iterdir() if not p.name.startswith(_TMP_PREFIX) and is_complete(p))
+
+
+def unplanned(data_dir, plan: dict) -> list[Path]:
+    """Complete video folders under ``data_dir`` that ``plan`` does not list in their split."""
+    return [Path(data_dir) / split / name for split in plan["splits"] for name in cached_names(data_dir, split)
+            if name not in plan["splits"][split]]
+
+
+def read_planned_split(data_dir, split: str, expect: dict | None = None, mmap: bool = True) -> list[VideoCache]:
+    """:func:`read_split` of exactly the videos ``<data_dir>/plan.json`` lists for ``split``.
+
+    Training and evaluation read caches through this: a folder without the
+    dataloader's plan, or holding videos of another plan (a video in train and
+    test after a re-plan), is refused rather than read as found.
+    """
+    data_dir = Path(data_dir)
+    plan = read_plan(data_dir)
+    if plan is None:
+        if not (data_dir / split).is_dir():
+            raise DataError(f"no cached split at {data_dir / split}: run the dataloader first (DATA_DIR / --data_dir)")
+        raise DataError(f"{data_dir} has no {PLAN_FILE}, the dataloader's record of which video is in which split; "
+                        f"rerun the dataloader that made it with the same settings (it writes the plan without "
+                        f"extracting again)")
+    if split not in plan["splits"]:
+        raise DataError(f"{data_dir / PLAN_FILE} has no {split!r} split")
+    extra = [p for p in unplanned(data_dir, plan) if p.parent.name == split]
+    if extra:
+        raise DataError(f"{data_dir / split} holds {', '.join(p.name for p in extra)}, which {data_dir / PLAN_FILE} "
+                        f"does not list for {split}: left by another plan; rerun the dataloader with "
+                        f"--overwrite true, or use another folder")
+    return read_split(data_dir, split, names=list(plan["splits"][split]), expect=expect, mmap=mmap)

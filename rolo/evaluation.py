@@ -158,7 +158,7 @@ def training_offset(cfg, select: str):
     """:func:`detector_offset` of DATA_DIR/train under the checkpoint's SELECT rule; None, with a
     note, when that split is not in the cache."""
     try:
-        train = cache.read_split(cfg.DATA_DIR, "train")
+        train = cache.read_planned_split(cfg.DATA_DIR, "train")
     except DataError:
         print(f"note: no readable train split in {cfg.DATA_DIR}: no 'YOLO + offset' column")
         return None
@@ -227,7 +227,7 @@ def run(cfg, progress: bool = True) -> dict:
     """Evaluate; write RESULTS_DIR; return the metrics dict also saved as metrics.json."""
     device = resolve_device(cfg.DEVICE)
     ckpt_path, results_dir = resolve_paths(cfg)
-    videos = cache.read_split(cfg.DATA_DIR, cfg.SPLIT)
+    videos = cache.read_planned_split(cfg.DATA_DIR, cfg.SPLIT)
     exps = {v.meta.get("experiment") for v in videos}
     if exps != {cfg.EXPERIMENT}:
         raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "

@@ -6,12 +6,16 @@ and test); every split's folder is then cut from that one pass.
 """
 from __future__ import annotations
 
+import hashlib
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from . import cache, config, splits
 from .boxes import xywh_to_cxcywh_norm
+from .errors import DataError
 from .otb import OTB, read_list
 
 CHECKS = {
@@ -32,14 +36,40 @@ def main(script_globals, argv=None):
     return run(cfg)
 
 
-def _plan(cfg, sequences: dict) -> list[splits.VideoPlan]:
-    names = read_list(cfg.LIST_FILE)
-    by_split = splits.video_names(cfg.EXPERIMENT, names, cfg.N_TRAIN, cfg.N_TEST)
-    plans = []
-    for split in splits.SPLITS:
-        for name in by_split[split]:
-            plans.append(splits.plan_video(cfg.EXPERIMENT, split, name, len(sequences[name]), cfg.LABEL_EVERY))
-    return plans
+def _plan(cfg, plan: dict, sequences: dict) -> list[splits.VideoPlan]:
+    return [splits.plan_video(cfg.EXPERIMENT, split, name, len(sequences[name]), cfg.LABEL_EVERY)
+            for split in splits.SPLITS for name in plan["splits"][split]]
+
+
+def split_plan(cfg, names) -> dict:
+    """This run's :func:`rolo.splits.make_plan`, with the list file it came from."""
+    plan = splits.make_plan(cfg.EXPERIMENT, names, cfg.N_TRAIN, cfg.N_TEST, cfg.LABEL_EVERY)
+    digest = hashlib.sha256(Path(cfg.LIST_FILE).read_bytes()).hexdigest()
+    return dict(plan, list_file=str(cfg.LIST_FILE), list_sha256=digest)
+
+
+def replan_problems(cfg, plan: dict) -> list[str]:
+    """How the cache already in OUT_DIR was planned otherwise than ``plan``: its ``plan.json``,
+    videos the plan does not list, and videos made with another experiment or LABEL_EVERY
+    (a cache from before ``plan.json``, or a killed ``--overwrite`` run)."""
+    old = cache.read_plan(cfg.OUT_DIR)
+    out = splits.plan_differences(old, plan) if old is not None else []
+    out += [f"{p} is cached but not in this plan's {p.parent.name} split" for p in cache.unplanned(cfg.OUT_DIR, plan)]
+    for split, names in plan["splits"].items():
+        for name in names:
+            path = cache.video_dir(cfg.OUT_DIR, split, name)
+            if not cache.is_complete(path):
+                continue
+            try:
+                meta = cache.read_meta(path)
+            except DataError:
+                continue  # a damaged video is named when it is read, or redone by --overwrite
+            made = meta.get("settings", {}).get("LABEL_EVERY")
+            if meta.get("experiment") != cfg.EXPERIMENT:
+                out.append(f"{path} was made for experiment {meta.get('experiment')}")
+            elif plan["label_every"] is not None and made is not None and made != plan["label_every"]:
+                out.append(f"{path} was made with LABEL_EVERY={made}")
+    return out
 
 
 def load_sequences(cfg) -> tuple[list[str], dict]:
@@ -87,7 +117,13 @@ def run(cfg) -> dict:
     names, sequences = load_sequences(cfg)
     if cfg.get("CHECK"):
         return {"written": 0, "skipped": 0, "checked": len(sequences)}
-    plans = _plan(cfg, sequences)
+    plan = split_plan(cfg, names)
+    problems = replan_problems(cfg, plan)
+    if problems and not cfg.OVERWRITE:
+        raise DataError(f"{cfg.OUT_DIR} holds a cache planned otherwise than this run:\n  " + "\n  ".join(problems)
+                        + f"\nuse another --out_dir, or --overwrite true to rebuild it (videos this plan does not "
+                          f"list are removed)")
+    plans = _plan(cfg, plan, sequences)
     order = {n: i for i, n in enumerate(names)}
     settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
 
@@ -102,6 +138,8 @@ def run(cfg) -> dict:
         todo.append(p)
     skipped = len(plans) - len(todo)
     if not todo:
+        if cache.read_plan(cfg.OUT_DIR) is None:  # a cache from before plan.json gets one
+            cache.write_plan(cfg.OUT_DIR, plan)
         print(f"all {len(plans)} videos already cached in {cfg.OUT_DIR} (use --overwrite true to redo)")
         return {"written": 0, "skipped": skipped}
     if skipped:
@@ -115,6 +153,10 @@ def run(cfg) -> dict:
     resolve_device(cfg.DEVICE)
     extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
                                        conf=cfg.CONF, top_k=cfg.TOP_K)
+    for path in cache.unplanned(cfg.OUT_DIR, plan):  # only with --overwrite: refused above otherwise
+        shutil.rmtree(path)
+    # Before any video is written: a killed run leaves the plan its videos belong to.
+    cache.write_plan(cfg.OUT_DIR, plan)
     by_video: dict[str, list] = {}
     for p in todo:
         by_video.setdefault(p.name, []).append(p)

@@ -21,6 +21,7 @@ ground-truth line each.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -102,15 +103,28 @@ def parse_groundtruth(path) -> np.ndarray:
 
 
 def read_list(path) -> list[str]:
-    """Sequence names from a list file, one per line; blank lines and ``#`` comments skipped."""
+    """Sequence names from a list file, one per line; blank lines and ``#`` comments skipped.
+
+    The file is UTF-8 (a BOM is allowed) or UTF-16 with its BOM; other bytes are an
+    error naming the line. Names are normalised as paths (``./Alpha`` and ``Alpha/``
+    are ``Alpha``), so one video listed under two spellings is seen as listed twice.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"sequence list not found: {path}")
+    data = path.read_bytes()
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}, line {line}: not {encoding.upper().replace('-SIG', '')} text (byte "
+                        f"0x{data[e.start]:02x}); save the list as UTF-8") from None
     names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         s = line.split("#", 1)[0].strip()
         if s:
-            names.append(s)
+            names.append(os.path.normpath(s).replace(os.sep, "/"))
     if not names:
         raise DataError(f"{path}: the sequence list is empty")
     return names

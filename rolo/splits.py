@@ -13,6 +13,10 @@ In experiments 2 and 3 the test frames include the training frames; each
 planned video therefore records ``used_in_training``, the frames whose ground
 truth the experiment trains on, so that evaluation can also report the
 held-out score over the other frames.
+
+:func:`make_plan` records the whole split plan as data; the dataloader saves
+it beside the cache (``plan.json``, see :mod:`rolo.cache`) and every later
+stage reads exactly the videos it lists.
 """
 from __future__ import annotations
 
@@ -73,3 +77,29 @@ def plan_video(experiment: int, split: str, name: str, n_frames: int, label_ever
     if split == "eval":
         return VideoPlan(name, split, all_idx, np.ones(n_frames, bool), np.zeros(n_frames, bool))
     raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+
+
+#: What decides which video holds which frames and labels: two caches planned with different values differ.
+PLAN_KEYS = ("experiment", "n_train", "n_test", "label_every", "splits")
+
+
+def make_plan(experiment: int, names: list[str], n_train: int, n_test: int, label_every: int) -> dict:
+    """The split plan of a cache as JSON-ready data: the keys of :data:`PLAN_KEYS`.
+
+    ``label_every`` is None for experiment 1, where every frame is labelled and it changes nothing.
+    """
+    return {"experiment": experiment, "n_train": n_train, "n_test": n_test,
+            "label_every": label_every if experiment in (2, 3) else None,
+            "splits": video_names(experiment, list(names), n_train, n_test)}
+
+
+def plan_differences(old: dict, new: dict) -> list[str]:
+    """How plan ``new`` differs from ``old`` (both from :func:`make_plan`), one line per difference."""
+    out = [f"{key.upper()}={old.get(key)!r} there, {new[key]!r} in this run"
+           for key in PLAN_KEYS if key != "splits" and old.get(key) != new[key]]
+    for split in SPLITS:
+        have, want = list((old.get("splits") or {}).get(split, [])), list(new["splits"][split])
+        if have != want:
+            out.append(f"{split} split: {', '.join(have) or 'no videos'} there, {', '.join(want) or 'no videos'} "
+                       f"in this run")
+    return out

@@ -56,7 +56,9 @@ def write_synthetic_cache(data_dir, experiment: int = 1, n_videos: int = 6, fram
     n_test = max(1, n_videos // 3) if n_test is None else n_test
     proj = rng.normal(0, 2.0, (4, feature_dim)).astype(np.float32)
     whole = {name: video_arrays(n, feature_dim, rng, proj)[0] for name, n in zip(names, lengths)}
-    by_split = splits.video_names(experiment, names, n_train, n_test)
+    plan = splits.make_plan(experiment, names, n_train, n_test, label_every)
+    by_split = plan["splits"]
+    cache.write_plan(data_dir, dict(plan, list_file=None, list_sha256=None))
     settings = {"WEIGHTS": "synthetic", "IMG_SIZE": 640, "CONF": 0.25, "TOP_K": 3}
     for split in splits.SPLITS:
         for name in by_split[split]:

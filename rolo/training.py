@@ -65,7 +65,7 @@ def masked_loss(out, y, m, head: str) -> torch.Tensor:
 
 
 def load_training_videos(cfg):
-    videos = cache.read_split(cfg.DATA_DIR, "train")
+    videos = cache.read_planned_split(cfg.DATA_DIR, "train")
     exps = {v.meta.get("experiment") for v in videos}
     if exps != {cfg.EXPERIMENT}:
         raise DataError(f"{cfg.DATA_DIR}/train was extracted for experiment {sorted(exps)}, "

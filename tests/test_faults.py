@@ -827,7 +827,8 @@ def test_disk_full_while_caching_names_the_path_and_leaves_nothing(tmp_path, fix
     assert "Traceback" not in p.stderr
     # numpy reports a short write without errno ("5120 requested and 3040 written")
     assert re.search(r"error: cannot write cache .*out/train/Alpha: (File too large|.*is the disk full\?)", p.stderr)
-    assert files_under(tmp_path / "out") == []  # no partial cache, no temporary folder
+    # no partial cache, no temporary folder: only the split plan, written before the first video
+    assert files_under(tmp_path / "out") == [tmp_path / "out" / cache.PLAN_FILE]
 
 
 def test_unwritable_checkpoint_dir_is_named_before_training(data_copy, tmp_path, capsys):
