@@ -112,6 +112,25 @@ def video_arrays(seq, plan: splits.VideoPlan, dets, size) -> dict:
     }
 
 
+def sequence_size(seq, sizes) -> tuple[int, int]:
+    """The one (W, H) of an OTB sequence's frames, from ``sizes`` (N, 2), each frame's (W, H) as
+    the extractor decoded it; a frame of another size is an error naming it.
+
+    OTB frames of a sequence share one size and the cache records one ``image_size`` per video.
+    A dataset whose resolution changes mid-video needs each frame normalised by its own size
+    instead (``xywh_to_cxcywh_norm`` takes (N, 2) sizes) and a per-frame size in the cache.
+    """
+    sizes = np.asarray(sizes)
+    odd = np.flatnonzero((sizes != sizes[0]).any(axis=1))
+    if len(odd):
+        (w, h), (w0, h0) = sizes[odd[0]], sizes[0]
+        more = f" (and {len(odd) - 1} more frames)" if len(odd) > 1 else ""
+        raise DataError(f"{seq.name}: {seq.frames[odd[0]]} is {w}x{h} but the sequence's first frame is "
+                        f"{w0}x{h0}{more}; OTB frames of a sequence share one size, by which the boxes are "
+                        f"normalised")
+    return int(sizes[0][0]), int(sizes[0][1])
+
+
 def run(cfg) -> dict:
     """Fill ``cfg.OUT_DIR``; returns counts of videos written and skipped."""
     names, sequences = load_sequences(cfg)
@@ -163,8 +182,8 @@ def run(cfg) -> dict:
     written, t0, n_frames = 0, time.perf_counter(), 0
     for name, video_plans in by_video.items():
         seq = sequences[name]
-        size = seq.image_size()
         dets = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name)
+        size = sequence_size(seq, dets.sizes)
         n_frames += len(seq)
         for p in video_plans:
             meta = {"name": name, "split": p.split, "experiment": cfg.EXPERIMENT, "order": order[name],

@@ -67,12 +67,16 @@ class Detections:
     topk:     (N, K, 6) float32, the K most confident detections per frame, sorted by
               confidence, rows ``[cx, cy, w, h (cxcywh_norm), conf, cls]``; missing
               slots are :data:`TOPK_PAD_ROW` ``[0.5, 0.5, 0, 0, -1, -1]``.
+    sizes:    (N, 2) int64, each frame's (width, height) in pixels as decoded, or None when
+              not recorded. Boxes are normalised by their own frame's size, so a caller that
+              converts them to pixels needs it (:func:`rolo.extraction.sequence_size`).
     """
     boxes: np.ndarray
     features: np.ndarray
     conf: np.ndarray
     detected: np.ndarray
     topk: np.ndarray
+    sizes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -82,8 +86,9 @@ class Detections:
         """Frames of ``parts`` in order, as one :class:`Detections` (``parts`` must not be empty)."""
         if not parts:
             raise ValueError("Detections.concat needs at least one part")
+        sizes = None if any(p.sizes is None for p in parts) else np.concatenate([p.sizes for p in parts])
         return cls(*(np.concatenate([getattr(p, name) for p in parts], axis=0)
-                     for name in ("boxes", "features", "conf", "detected", "topk")))
+                     for name in ("boxes", "features", "conf", "detected", "topk")), sizes=sizes)
 
 
 def preprocess_bgr(image_bgr: np.ndarray, imgsz: int) -> np.ndarray:
@@ -329,7 +334,8 @@ class YOLOv8FeatureExtractor:
 
     def _empty(self) -> Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros((0, self.feature_dim), np.float32),
-                          np.zeros(0, np.float32), np.zeros(0, bool), np.zeros((0, self.top_k, 6), np.float32))
+                          np.zeros(0, np.float32), np.zeros(0, bool), np.zeros((0, self.top_k, 6), np.float32),
+                          np.zeros((0, 2), np.int64))
 
     # ---- public API -----------------------------------------------------------
 
@@ -342,7 +348,9 @@ class YOLOv8FeatureExtractor:
         arr = batch.numpy()
         for i, img in enumerate(images):
             arr[i] = preprocess_bgr(img, self.imgsz)
-        return self._detections(batch)
+        dets = self._detections(batch)
+        dets.sizes = np.array([(np.shape(img)[1], np.shape(img)[0]) for img in images], np.int64)
+        return dets
 
     def extract(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The report's API: (box float32[4] ``cxcywh_norm``, feature float32[D]) of one frame."""
@@ -375,7 +383,9 @@ class YOLOv8FeatureExtractor:
         workers = workers or min(4, os.cpu_count() or 1)
 
         def load_into(arr, i, path):
-            arr[i] = preprocess_bgr(load_image(path), self.imgsz)
+            img = load_image(path)
+            arr[i] = preprocess_bgr(img, self.imgsz)
+            return img.shape[1], img.shape[0]
 
         parts = []
         pending = deque()  # (host batch, futures filling it), oldest first
@@ -395,9 +405,9 @@ class YOLOv8FeatureExtractor:
                     if not pending:
                         break
                     batch, futures = pending.popleft()
-                    for f in futures:
-                        f.result()  # re-raises DataError for a bad file
+                    sizes = [f.result() for f in futures]  # re-raises DataError for a bad file
                     parts.append(self._detections(batch))
+                    parts[-1].sizes = np.array(sizes, np.int64)
                     bar.update(len(futures))
             finally:
                 for _, futures in pending:

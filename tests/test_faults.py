@@ -449,7 +449,7 @@ def test_dataloader_stops_before_the_model(monkeypatch, capsys, otb_tree, no_mod
     assert files_under(tmp_path / "out") == []
 
 
-@pytest.mark.parametrize("kind", ["truncated JPEG", "corrupt JPEG"])
+@pytest.mark.parametrize("kind", ["truncated JPEG", "corrupt JPEG", "frame of another size"])
 def test_dataloader_names_an_undecodable_frame_and_keeps_finished_videos(monkeypatch, capsys, short_otb_tree,
                                                                           tmp_path, kind):
     otb, lst = short_otb_tree

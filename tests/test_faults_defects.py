@@ -10,12 +10,14 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from rolo import cache, evaluation, extractor, training
 from rolo.errors import DataError
+from rolo.extraction import sequence_size
 from rolo.otb import OTB, list_images, read_list
 from rolo.splits import SPLITS
 from rolo.synthetic_cache import write_synthetic_cache
@@ -154,3 +156,13 @@ def test_list_file_in_latin1_is_named_and_utf16_is_read(monkeypatch, capsys, tmp
         assert read_list(lst) == ["Alpha", "Bravo", "Charlie"]
         code, out, err = call(monkeypatch, capsys, "check_otb.py", "--otb_root", otb, "--list_file", lst)
         assert code == 0 and "3 sequences listed, 3 opened" in out, err
+
+
+# ---- 6. a frame of another size -----------------------------------------------------------
+
+def test_otb_frame_of_another_size_is_named():
+    seq = SimpleNamespace(name="Alpha", frames=[Path(f"Alpha/img/{i:04d}.jpg") for i in range(1, 5)])
+    assert sequence_size(seq, [(64, 48)] * 4) == (64, 48)
+    with pytest.raises(DataError, match=r"Alpha: Alpha/img/0003\.jpg is 128x96 but the sequence's first frame is "
+                                        r"64x48 \(and 1 more frames\); OTB frames of a sequence share one size"):
+        sequence_size(seq, [(64, 48), (64, 48), (128, 96), (48, 64)])
