@@ -17,8 +17,9 @@ SPLIT = "test"                     # "test" or "eval" (the 3 generalisation vide
 DATA_DIR = "data/ROLO_data_exp3"   # the dataloader's OUT_DIR
 CHECKPOINT = ""                    # a checkpoint path; empty = CHECKPOINT_DIR/rolo_lstm_exp{E}_{EPOCHS}.pth
 CHECKPOINT_DIR = "checkpoints"     # where train.py saved it
-HEAD = "coord"                     # "coord" or "heatmap": must match the checkpoint
+HEAD = "coord"                     # "coord" or "heatmap"; picks the default checkpoint's name, else read from it
 MODE = "online"                    # primary result: "online" (one prediction per frame) or "report" (window average)
+REPORT_CODE = False                # the report's code (docs/reproduction.md); unless given, the checkpoint's setting
 PROTOCOL = "all"                   # "all" frames, or "held-out": frames whose label was not trained on
 INIT_GT = False                    # OPE-style: frame 1's box is the ground truth (input and output)
 HEATMAP_THRESHOLD = 0.5            # heatmap head: region kept around the peak, as a fraction of the peak

@@ -15,14 +15,14 @@ evaluation.py does; the FPS is printed at the end (live with --show).
 SOURCE = ""                        # video file, folder of frames, OTB sequence name (under OTB_ROOT) or webcam index
 INIT = ""                          # first-frame box "x,y,w,h" in pixels; empty = OTB ground truth, else selectROI
 CHECKPOINT = "checkpoints/rolo_lstm_exp3_100.pth"  # any checkpoint of train.py / train_exp3.py (either head)
-WEIGHTS = "yolov8s.pt"             # YOLOv8 weights: the ones the checkpoint's cache was extracted with
+WEIGHTS = "yolov8s.pt"             # YOLOv8 weights; unless given, the checkpoint's (those its cache was extracted with)
 SELECT = "auto"                    # detection fed to the LSTM: "confidence" (report), "target" (follows the target),
                                    # "auto" = the checkpoint's training rule ("confidence" for the report's)
 OUT_DIR = "results/track"          # result file, annotated video and summary go here
 OTB_ROOT = "OTB100"                # where an OTB sequence name is looked up
 STRICT_FRAMES = True               # as in the dataloaders (False: accept shortened OTB copies)
-IMG_SIZE = 640                     # as in the dataloader that made the checkpoint's cache
-CONF = 0.25                        # detection confidence threshold, as in that dataloader
+IMG_SIZE = 640                     # unless given, the checkpoint's (its cache's); a different value given is refused
+CONF = 0.25                        # detection confidence threshold; unless given, the checkpoint's, as IMG_SIZE
 TOP_K = 10                         # detections the "target" rule chooses from
 HEATMAP_THRESHOLD = 0.5            # heatmap head: region kept around the peak, as a fraction of the peak
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU

@@ -22,6 +22,10 @@ HEAD = "coord"                     # "coord": 4 box numbers; "heatmap": 32x32 gr
 INPUTS = "feature+box"             # LSTM input per frame: "feature+box" (report) or "box" (detector boxes only)
 RESIDUAL = False                   # True: output = detector box + a learned correction (coord head; README "The demo")
 SELECT = "confidence"              # detection fed to the LSTM: "confidence" (report) or "target" (follows the target)
+REPORT_CODE = False                # True: the report's code wherever it moves a number (all three below; docs/reproduction.md)
+ZERO_UNDETECTED = False            # a frame without a detection gets an all-zero feature (report's code)
+DROP_LAST_WINDOW = False           # N - SEQ_LEN windows per video, the last one never trains (report's code)
+REPORT_HEATMAP = False             # heatmap head as coded: binary grids, last-step loss, unlabelled-end windows dropped
 SEED = 0                           # seeds weights and shuffling: same settings, same weights on CPU
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
 CACHE_MODE = "auto"                # "ram": load the cache into memory; "mmap": stream it; "auto": ram if it fits

@@ -33,7 +33,8 @@ from tqdm import tqdm
 from . import cache, config, metrics
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import DataError
-from .model import build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
+from .model import given_settings, load_for_inference
+from .reportcode import Behaviour
 from .otb import OTB, load_image
 from .training import checkpoint_path, resolve_device, select_boxes
 from .windows import frame_inputs
@@ -85,25 +86,30 @@ def decode(out: np.ndarray, head: str, threshold: float) -> np.ndarray:
 
 
 def evaluate_video(model, video, *, seq_len: int, head: str, device, boxes=None, init_gt: bool = False,
-                   threshold: float = 0.5) -> dict:
+                   threshold: float = 0.5, behaviour: Behaviour | None = None) -> dict:
     """Predictions and per-frame data of one cached video.
 
     Returns ``online`` (N, 4) and ``report`` (W, L, 4) ``xywh`` pixel boxes,
     ``report_rows`` (W, L) frame index of each report sample, ``gt`` (N, 4)
     ``xywh`` pixels, ``yolo`` (N, 4) the detector boxes in ``xywh`` pixels, and
-    ``held_out`` (N,) bool.
+    ``held_out`` (N,) bool. ``behaviour`` (:mod:`rolo.reportcode`): how inputs are built, and
+    with the report's heatmap variant the report protocol scores each window's last step only.
     """
+    behaviour = behaviour or Behaviour()
     size = video.image_size
     gt_norm = np.asarray(video.gt, dtype=np.float64)
     b = np.array(video.bbox_yolo if boxes is None else boxes, dtype=np.float32)
     if init_gt:
         b[0] = gt_norm[0]
-    x = torch.from_numpy(frame_inputs(video, head, b)).to(device)
+    x = torch.from_numpy(frame_inputs(video, head, b, behaviour)).to(device)
     with torch.inference_mode():
         out = predict_windows(model, x, seq_len)
         online = online_from_windows(out).cpu().numpy()
         out = out.cpu().numpy()
     W, L = out.shape[:2]
+    rows = np.arange(W)[:, None] + np.arange(L)
+    if behaviour.last_step_only(head):
+        out, rows = out[:, -1:], rows[:, -1:]
     online_n = decode(online, head, threshold)
     report_n = decode(out, head, threshold)
     if init_gt:
@@ -111,7 +117,7 @@ def evaluate_video(model, video, *, seq_len: int, head: str, device, boxes=None,
     return {
         "online": cxcywh_norm_to_xywh(online_n, size),
         "report": cxcywh_norm_to_xywh(report_n, size),
-        "report_rows": np.arange(W)[:, None] + np.arange(L),
+        "report_rows": rows,
         "gt": cxcywh_norm_to_xywh(gt_norm, size),
         "yolo": cxcywh_norm_to_xywh(b, size),
         "held_out": ~np.asarray(video.used_in_training, bool),
@@ -189,22 +195,24 @@ def resolve_paths(cfg) -> tuple[Path, Path]:
     return ckpt, results
 
 
-def load_model(ckpt_path, cfg, feature_dim, device):
-    ckpt = load_checkpoint(ckpt_path)
-    info = ckpt["model_info"]
-    if info["feature_dim"] != feature_dim:
-        raise DataError(f"checkpoint {ckpt_path} expects {info['feature_dim']}-d features, but the cache in "
-                        f"{cfg.DATA_DIR} has {feature_dim}-d ones (extracted with other weights)")
-    exp = ckpt.get("experiment")
+def load_inference(ckpt_path, cfg, video, device):
+    """The checkpoint's model (:func:`rolo.model.load_for_inference`): flags given on the command line
+    must agree with it, the rest follows it; its experiment and extraction must be the cache's."""
+    inference = load_for_inference(ckpt_path, given_settings(cfg), device=device, feature_dim=video.meta["feature_dim"],
+                                   features_from=f"the cache in {cfg.DATA_DIR}")
+    exp = inference.ckpt.get("experiment")
     if exp is not None and exp != cfg.EXPERIMENT:
         raise DataError(f"checkpoint {ckpt_path} was trained for experiment {exp}, but --experiment is "
                         f"{cfg.EXPERIMENT}")
-    if info["head"] != cfg.HEAD:
-        raise DataError(f"checkpoint {ckpt_path} has the {info['head']!r} head, but --head is {cfg.HEAD!r} "
-                        f"(evaluate it with --head {info['head']})")
-    model = build_from_checkpoint(ckpt, ckpt_path).to(device).eval()
-    seq_len = checkpoint_seq_len(ckpt)
-    return model, ckpt, seq_len
+    check_extraction(inference.ckpt, ckpt_path, video)
+    return inference
+
+
+def inference_behaviour(cfg, checkpoint_settings: dict) -> Behaviour:
+    """The report-code switches of an inference run: the checkpoint's, unless --report_code was given."""
+    if "REPORT_CODE" in cfg.given:
+        return Behaviour.from_settings({"REPORT_CODE": cfg.REPORT_CODE})
+    return Behaviour.from_settings(checkpoint_settings)
 
 
 #: Extraction settings that change the LSTM's inputs: a checkpoint is only evaluated on a cache made like its own.
@@ -232,10 +240,14 @@ def run(cfg, progress: bool = True) -> dict:
     if exps != {cfg.EXPERIMENT}:
         raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "
                         f"is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
-    feature_dim = videos[0].meta["feature_dim"]
-    model, ckpt, seq_len = load_model(ckpt_path, cfg, feature_dim, device)
-    check_extraction(ckpt, ckpt_path, videos[0])
-    select = checkpoint_select(ckpt)
+    inference = load_inference(ckpt_path, cfg, videos[0], device)
+    model, ckpt, seq_len, select = inference.model, inference.ckpt, inference.seq_len, inference.settings["SELECT"]
+    cfg["HEAD"] = inference.settings["HEAD"]
+    behaviour = inference_behaviour(cfg, inference.settings)
+    if behaviour.report_scoring and "MODE" not in cfg.given:
+        cfg["MODE"] = "report"
+    ckpt_path, results_dir = resolve_paths(cfg)
+    print(f"checkpoint {ckpt_path}: head {cfg.HEAD}, SEQ_LEN {seq_len}, SELECT {select}; {behaviour.describe()}")
     boxes = select_boxes(videos, select) or [None] * len(videos)
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -246,7 +258,7 @@ def run(cfg, progress: bool = True) -> dict:
     preds = {}
     for video, b in tqdm(list(zip(videos, boxes)), desc="evaluating", disable=not progress):
         p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=b,
-                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD)
+                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
         preds[video.name] = p
         for name, m in score_video(p).items():
             per_variant.setdefault(name, {})[video.name] = m
@@ -266,7 +278,7 @@ def run(cfg, progress: bool = True) -> dict:
     result = {
         "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
         "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
-        "head": cfg.HEAD, "select": select, "seq_len": seq_len,
+        "head": cfg.HEAD, "select": select, "seq_len": seq_len, "report_code": behaviour.describe(),
         "yolo_offset_cxcywh_norm": None if offset is None else [float(v) for v in offset],
         "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
         "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}

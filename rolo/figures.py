@@ -29,7 +29,8 @@ from .errors import DataError
 from .evaluation import CHECKS as EVALUATION_CHECKS
 from .evaluation import check_extraction, online_from_windows, predict_windows
 from .heatmap import grid_to_box_cxcywh_norm, heatmap_probs, overlay_heatmap
-from .model import build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
+from .model import load_for_inference
+from .reportcode import Behaviour
 from .otb import OTB, load_image
 from .training import resolve_device, select_boxes
 from .windows import frame_inputs
@@ -45,25 +46,22 @@ CHECKS = {
 }
 
 
-def load_heatmap_model(path, feature_dim: int, device) -> tuple[torch.nn.Module, dict]:
-    """The ROLO-heatmap model of checkpoint ``path`` in eval mode, and the checkpoint dict.
+def load_heatmap_model(path, feature_dim: int, device):
+    """The ROLO-heatmap checkpoint ``path`` for inference (:func:`rolo.model.load_for_inference`).
 
     Raises :class:`DataError` when the checkpoint has the coordinate head or
     expects features of another size than the cache's ``feature_dim``.
     """
-    ckpt = load_checkpoint(path)
-    info = ckpt["model_info"]
-    if info["head"] != "heatmap":
-        raise DataError(f"Figure 7 needs a heatmap checkpoint, but {path} has the {info['head']!r} head "
+    inference = load_for_inference(path, device=device, feature_dim=feature_dim, features_from="the cached video")
+    head = inference.settings["HEAD"]
+    if head != "heatmap":
+        raise DataError(f"Figure 7 needs a heatmap checkpoint, but {path} has the {head!r} head "
                         f"(train one with --head heatmap; it is saved as rolo_heatmap_exp{{E}}_{{EPOCHS}}.pth)")
-    if info["feature_dim"] != feature_dim:
-        raise DataError(f"checkpoint {path} expects {info['feature_dim']}-d features, but the cached video has "
-                        f"{feature_dim}-d ones (extracted with other weights)")
-    return build_from_checkpoint(ckpt, path).to(device).eval(), ckpt
+    return inference
 
 
 def online_heatmaps(model, video, *, seq_len: int, end: int, device, boxes=None,
-                    threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                    threshold: float = 0.5, behaviour: Behaviour | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Online heatmaps and decoded boxes of the first ``end`` rows of a cached video.
 
     Returns ``probs`` (end, GRID*GRID) = sigmoid of the head's logits and
@@ -72,7 +70,7 @@ def online_heatmaps(model, video, *, seq_len: int, end: int, device, boxes=None,
     over the whole video. ``boxes`` (N, 4) overrides the cached detector boxes
     (the checkpoint's detection-choice rule).
     """
-    x = torch.from_numpy(frame_inputs(video, "heatmap", boxes)[:end]).to(device)
+    x = torch.from_numpy(frame_inputs(video, "heatmap", boxes, behaviour)[:end]).to(device)
     with torch.inference_mode():
         probs = heatmap_probs(online_from_windows(predict_windows(model, x, seq_len))).cpu().numpy()
     return probs, grid_to_box_cxcywh_norm(probs, threshold=threshold)
@@ -149,14 +147,16 @@ def run(cfg) -> Path:
     """Draw Figure 7 for ``cfg`` (heatmap_figure.py's constants) and return the PNG's path."""
     device = resolve_device(cfg.DEVICE)
     video = read_cached_video(cfg.DATA_DIR, cfg.SPLIT, cfg.SEQUENCE)
-    model, ckpt = load_heatmap_model(cfg.CHECKPOINT, video.meta["feature_dim"], device)
+    inference = load_heatmap_model(cfg.CHECKPOINT, video.meta["feature_dim"], device)
+    model, ckpt = inference.model, inference.ckpt
     check_extraction(ckpt, cfg.CHECKPOINT, video)
     rows = frame_rows(video, cfg.START, cfg.COUNT)
     frames = image_paths(cfg.OTB_ROOT, cfg.STRICT_FRAMES, video)
-    boxes = select_boxes([video], checkpoint_select(ckpt))
-    probs, decoded = online_heatmaps(model, video, seq_len=checkpoint_seq_len(ckpt), end=int(rows[-1]) + 1,
+    boxes = select_boxes([video], inference.settings["SELECT"])
+    probs, decoded = online_heatmaps(model, video, seq_len=inference.seq_len, end=int(rows[-1]) + 1,
                                      device=device, boxes=None if boxes is None else boxes[0],
-                                     threshold=cfg.HEATMAP_THRESHOLD)
+                                     threshold=cfg.HEATMAP_THRESHOLD,
+                                     behaviour=Behaviour.from_settings(inference.settings))
     w, h = video.image_size
     # Tiles keep the frame's aspect ratio, so portrait videos are not letterboxed into landscape tiles.
     tile = (cfg.TILE_WIDTH, max(1, round(cfg.TILE_WIDTH * h / w)))

@@ -167,6 +167,35 @@ def box_to_grid_cxcywh_norm(boxes, grid=GRID, soft=True):
     return back(occ.reshape(*b.shape[:-1], grid * grid).astype(np.float32))
 
 
+def box_to_grid_report_cxcywh_norm(boxes, grid=GRID):
+    """The report's code's grid (``Heatmap/utils_heatmap.py``): ``cxcywh_norm`` ``(..., 4)`` ->
+    ``(..., grid*grid)`` float32 of 0/1.
+
+    Edges ``c*grid -/+ s*grid/2`` are truncated toward zero to whole cells, clipped to
+    ``[0, grid-1]``, and every cell from the first to the last edge, both included, is 1. A box
+    with a negative centre (their mark of a missing label) is all zeros; a zero-size box, such
+    as the no-detection box ``[0.5, 0.5, 0, 0]``, is the one cell holding its centre.
+    """
+    b, back = _unwrap(boxes)
+    if not np.isfinite(b).all():
+        raise ValueError("boxes must be finite")
+    scaled = b * grid
+    lo = np.trunc(scaled[..., :2] - scaled[..., 2:] / 2)
+    hi = np.trunc(scaled[..., :2] + scaled[..., 2:] / 2)
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, grid - 1)
+    cells = np.arange(grid)
+    inside = [(cells >= lo[..., k, None]) & (cells <= hi[..., k, None]) for k in (0, 1)]  # (..., grid) x, y
+    occ = inside[1][..., :, None] & inside[0][..., None, :]
+    occ &= ~((b[..., 0] < 0) | (b[..., 1] < 0))[..., None, None]
+    return back(occ.reshape(*b.shape[:-1], grid * grid).astype(np.float32))
+
+
+def box_to_grid(boxes, kind: str = "soft", grid=GRID):
+    """:func:`box_to_grid_cxcywh_norm` (``kind="soft"``, ours) or :func:`box_to_grid_report_cxcywh_norm`
+    (``kind="report"``)."""
+    return box_to_grid_report_cxcywh_norm(boxes, grid) if kind == "report" else box_to_grid_cxcywh_norm(boxes, grid)
+
+
 def _component(seed_idx, mask):
     """4-connected component of ``mask`` (n, G, G) holding the flat cell ``seed_idx`` (n,).
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import lstm as fast_lstm
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 HEADS = ("coord", "heatmap")
 INPUTS = ("feature+box", "box")
@@ -85,6 +85,11 @@ class ROLO(nn.Module):
         W = N - L + 1; window w covers frames w .. w+L-1. Equal to ``self`` on the
         stacked windows, with every frame's input projection computed once.
         """
+        if not fast_lstm.supported(self.lstm):
+            # Another LSTM shape (e.g. two layers): the stacked windows through forward, which
+            # runs torch's LSTM on it, rather than the one-layer recurrence scoring layer 0 alone.
+            L = min(seq_len, x.shape[0])
+            return self(x.unfold(0, L, 1).transpose(1, 2))
         y = self.head(fast_lstm.window_hidden(self.lstm, self._lstm_input(x), seq_len))
         if self.residual:
             y = y + self._boxes(x).unfold(0, y.shape[1], 1).transpose(1, 2)
@@ -179,3 +184,79 @@ def build_from_checkpoint(ckpt: dict, path="checkpoint") -> ROLO:
     except RuntimeError as e:
         raise DataError(f"checkpoint {path}: weights do not fit a ROLO model with {info} ({e})") from None
     return model
+
+
+#: What an inference run (evaluation, Figure 7, the tracker) takes from its checkpoint: the model's
+#: options, its window and detection rule, the extraction settings of the cache it was trained on,
+#: and the report-code behaviours (:mod:`rolo.reportcode`).
+INFERENCE_SETTINGS = ("HEAD", "SEQ_LEN", "SELECT", "INPUTS", "RESIDUAL", "IMG_SIZE", "CONF", "WEIGHTS")
+
+
+def checkpoint_settings(ckpt: dict) -> dict:
+    """The :data:`INFERENCE_SETTINGS` (and report-code switches) a checkpoint records.
+
+    Extraction settings a checkpoint does not record (a plain state dict) are absent, so
+    that the caller's value stands."""
+    from .reportcode import SWITCHES
+
+    info = ckpt["model_info"]
+    out = {"HEAD": info["head"], "SEQ_LEN": checkpoint_seq_len(ckpt), "SELECT": checkpoint_select(ckpt),
+           "INPUTS": info.get("inputs", "feature+box"), "RESIDUAL": bool(info.get("residual", False))}
+    extraction = ckpt.get("extraction") or {}
+    out.update({k: extraction[k] for k in ("IMG_SIZE", "CONF", "WEIGHTS") if extraction.get(k) is not None})
+    settings = ckpt.get("settings", {})
+    out.update({k: settings[k] for k in SWITCHES if k in settings})
+    return out
+
+
+def _same_setting(key: str, have, want) -> bool:
+    if key == "WEIGHTS":  # the same file may sit elsewhere on the machine that runs the checkpoint
+        return Path(str(have)).name == Path(str(want)).name
+    if isinstance(have, float) or isinstance(want, float):
+        return float(have) == float(want)
+    return have == want
+
+
+class Inference:
+    """A checkpoint ready for inference: ``model`` (eval mode, on the device), ``ckpt`` (the dict),
+    ``settings`` (:func:`checkpoint_settings`, with what the caller passed in ``expect`` where the
+    checkpoint records nothing) and ``path``."""
+
+    def __init__(self, model: ROLO, ckpt: dict, settings: dict, path: Path):
+        self.model, self.ckpt, self.settings, self.path = model, ckpt, settings, path
+
+    @property
+    def seq_len(self) -> int:
+        return self.settings["SEQ_LEN"]
+
+
+def load_for_inference(path, expect: dict | None = None, *, device="cpu", feature_dim: int | None = None,
+                       features_from: str = "the cache") -> Inference:
+    """Rebuild the model of checkpoint ``path`` for inference, with every check in one place.
+
+    ``expect``: settings the user set explicitly (flag name -> value, e.g. ``{"IMG_SIZE": 320}``);
+    one that the checkpoint records otherwise raises :class:`ConfigError` naming both values.
+    Settings left out of ``expect`` follow the checkpoint. ``feature_dim``: the feature size of
+    the inputs at hand (``features_from`` names them in the error) -- a checkpoint trained on
+    another size is refused with :class:`DataError`.
+    """
+    path = Path(path)
+    ckpt = load_checkpoint(path)
+    settings = checkpoint_settings(ckpt)
+    for key, want in (expect or {}).items():
+        if key in settings and not _same_setting(key, settings[key], want):
+            raise ConfigError(f"--{key.lower()} {want} conflicts with checkpoint {path}, which was trained with "
+                              f"{key}={settings[key]!r}; drop the flag to follow the checkpoint, or use a "
+                              f"checkpoint trained with {key}={want!r}")
+        settings.setdefault(key, want)
+    have = ckpt["model_info"]["feature_dim"]
+    if feature_dim is not None and have != feature_dim:
+        raise DataError(f"checkpoint {path} expects {have}-d features, but {features_from} has {feature_dim}-d "
+                        f"ones (extracted with other weights; yolov8s: 512, yolov8n: 256)")
+    model = build_from_checkpoint(ckpt, path).to(device).eval()
+    return Inference(model, ckpt, settings, path)
+
+
+def given_settings(cfg, keys=INFERENCE_SETTINGS) -> dict:
+    """The settings among ``keys`` that ``cfg`` (a :class:`rolo.config.Config`) got on the command line."""
+    return {k: cfg[k] for k in keys if k in getattr(cfg, "given", ())}

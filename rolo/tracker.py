@@ -41,8 +41,9 @@ from . import config
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import ConfigError, DataError
 from .evaluation import decode, write_otb_result
-from .model import DEFAULT_SEQ_LEN, build_from_checkpoint, checkpoint_select, checkpoint_seq_len, load_checkpoint
+from .model import DEFAULT_SEQ_LEN, given_settings, load_for_inference
 from .otb import IMAGE_EXTS, OTB, list_images, load_image
+from .reportcode import NO_DETECTION_BOX, Behaviour
 from .select import RULES, check_rule, choose_target, valid_box_cxcywh_norm
 from .windows import lstm_inputs
 
@@ -54,6 +55,8 @@ CHECKS = {
     "HEATMAP_THRESHOLD": config.between(1e-6, 1.0),
     "MAX_FRAMES": config.at_least(0),
 }
+#: The report's extraction, assumed for a plain state dict that records none.
+PLAIN_STATE_DICT_EXTRACTION = {"WEIGHTS": "yolov8s.pt", "IMG_SIZE": 640, "CONF": 0.25}
 #: fps of the annotated video when the source does not say (image folders, OTB).
 DEFAULT_VIDEO_FPS = 25.0
 #: Frames averaged for the live FPS shown with --show.
@@ -80,7 +83,8 @@ class RoloTracker:
     Detections`` (see :mod:`rolo.extractor`). ``select``: "confidence" or
     "target" (see :mod:`rolo.select`; here the reference is the previous
     output box, or this frame's chosen box when the output is not a valid
-    box). ``threshold``: the heatmap head's decoding threshold.
+    box). ``threshold``: the heatmap head's decoding threshold. ``behaviour``
+    (:mod:`rolo.reportcode`): the report-code input rules the checkpoint was trained with.
 
     Per-frame records, one entry per frame since :meth:`init`: ``boxes``
     (output, xywh pixels), ``inputs`` (the box fed to the LSTM,
@@ -91,7 +95,8 @@ class RoloTracker:
     name = "ROLO"
 
     def __init__(self, model: torch.nn.Module, extractor, *, seq_len: int = DEFAULT_SEQ_LEN, head: str | None = None,
-                 select: str = "confidence", threshold: float = 0.5, device=None):
+                 select: str = "confidence", threshold: float = 0.5, device=None,
+                 behaviour: Behaviour | None = None):
         if int(seq_len) < 1:
             raise ConfigError(f"seq_len must be >= 1, got {seq_len!r}")
         self.model = model.eval()
@@ -100,6 +105,7 @@ class RoloTracker:
         self.head = head or getattr(model, "head_type", "coord")
         self.select = check_rule(select)
         self.threshold = float(threshold)
+        self.behaviour = behaviour or Behaviour()
         param = next(model.parameters(), None)
         self.device = torch.device(device) if device is not None else (
             param.device if param is not None else torch.device("cpu"))
@@ -113,28 +119,33 @@ class RoloTracker:
                 f"extractor={self.extractor!r})")
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, weights="yolov8s.pt", *, device="auto", imgsz: int = 640,
-                        conf: float = 0.25, top_k: int = 10, select: str = "auto",
+    def from_checkpoint(cls, checkpoint, weights=None, *, device="auto", imgsz: int | None = None,
+                        conf: float | None = None, top_k: int = 10, select: str = "auto",
                         threshold: float = 0.5) -> "RoloTracker":
-        """A tracker from a ``train.py`` / ``train_exp3.py`` checkpoint (either head) and YOLO ``weights``.
+        """A tracker from a ``train.py`` / ``train_exp3.py`` checkpoint (either head).
 
-        ``select="auto"`` uses the rule the checkpoint was trained with
-        ("confidence" for the report's checkpoints). ``imgsz``, ``conf`` and
-        ``top_k`` should be those of the cache the checkpoint was trained on.
+        ``weights``, ``imgsz``, ``conf`` and ``select`` left at None / "auto" follow the checkpoint
+        (the extraction settings of the cache it was trained on, its detection rule); a value
+        given that the checkpoint records otherwise raises :class:`ConfigError` naming both.
+        A plain state dict records none of them: then yolov8s.pt, 640 and 0.25, as the report.
         """
         from .extractor import YOLOv8FeatureExtractor
 
-        ckpt = load_checkpoint(checkpoint)
-        model = build_from_checkpoint(ckpt, checkpoint)
-        rule = checkpoint_select(ckpt) if select == "auto" else select
-        check_rule(rule)
-        extractor = YOLOv8FeatureExtractor(weights, device=device, imgsz=imgsz, conf=conf, top_k=top_k)
+        given = {"WEIGHTS": weights, "IMG_SIZE": imgsz, "CONF": conf, "SELECT": None if select == "auto" else select}
+        inference = load_for_inference(checkpoint, {k: v for k, v in given.items() if v is not None})
+        s = {**PLAIN_STATE_DICT_EXTRACTION, **inference.settings}
+        check_rule(s["SELECT"])
+        extractor = YOLOv8FeatureExtractor(s["WEIGHTS"], device=device, imgsz=s["IMG_SIZE"], conf=s["CONF"],
+                                           top_k=top_k)
+        model = inference.model
         if extractor.feature_dim != model.feature_dim:
-            raise DataError(f"checkpoint {checkpoint} expects {model.feature_dim}-d features, but WEIGHTS {weights} "
-                            f"give {extractor.feature_dim}-d ones (yolov8s: 512, yolov8n: 256); use the weights "
-                            f"the checkpoint's cache was extracted with")
-        return cls(model.to(extractor.device), extractor, seq_len=checkpoint_seq_len(ckpt), select=rule,
-                   threshold=threshold, device=extractor.device)
+            raise DataError(f"checkpoint {checkpoint} expects {model.feature_dim}-d features, but WEIGHTS "
+                            f"{s['WEIGHTS']} give {extractor.feature_dim}-d ones (yolov8s: 512, yolov8n: 256); use "
+                            f"the weights the checkpoint's cache was extracted with")
+        tracker = cls(model.to(extractor.device), extractor, seq_len=inference.seq_len, select=s["SELECT"],
+                      threshold=threshold, device=extractor.device, behaviour=Behaviour.from_settings(s))
+        tracker.weights = s["WEIGHTS"]
+        return tracker
 
     # ---- the got10k interface ------------------------------------------------
 
@@ -163,7 +174,7 @@ class RoloTracker:
             box_n, found = choose_target(det.topk[0], self._ref)
         else:
             box_n, found = det.boxes[0], bool(det.detected[0])
-        self._push(det.features[0], box_n)
+        self._push(det.features[0], box_n, found)
         pred_n = decode(self._step()[None], self.head, self.threshold)[0]
         # A failed output (no size, NaN) cannot be overlapped; the chosen box is the best guess then.
         self._ref = pred_n if valid_box_cxcywh_norm(pred_n) else np.asarray(box_n, np.float64)
@@ -189,8 +200,11 @@ class RoloTracker:
         self._ref = None
         self.boxes, self.inputs, self.detected, self.yolo_seconds, self.step_seconds = [], [], [], [], []
 
-    def _push(self, feature, box_n) -> None:
-        row = torch.from_numpy(lstm_inputs(np.asarray(feature)[None], np.asarray(box_n)[None], self.head)[0])
+    def _push(self, feature, box_n, found: bool = True) -> None:
+        if not found and self.behaviour.zero_undetected:
+            feature, box_n = np.zeros_like(feature), NO_DETECTION_BOX
+        row = torch.from_numpy(lstm_inputs(np.asarray(feature)[None], np.asarray(box_n)[None], self.head,
+                                           self.behaviour.grid)[0])
         if self._count == 0 or self._ring is None or self._ring.shape[1] != row.numel():
             self._ring = torch.zeros((self.seq_len, row.numel()), dtype=torch.float32, device=self.device)
         self._ring[self._count % self.seq_len] = row.to(self.device)
@@ -449,9 +463,10 @@ def run(cfg, progress: bool = True) -> dict:
                               "opencv-python-headless); use --show false")
         windows = cfg.SHOW
         box0, box_from = initial_box(cfg.INIT, source, first)
-        tracker = RoloTracker.from_checkpoint(cfg.CHECKPOINT, cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
-                                              conf=cfg.CONF, top_k=cfg.TOP_K, select=cfg.SELECT,
-                                              threshold=cfg.HEATMAP_THRESHOLD)
+        given = given_settings(cfg, ("WEIGHTS", "IMG_SIZE", "CONF"))
+        tracker = RoloTracker.from_checkpoint(cfg.CHECKPOINT, given.get("WEIGHTS"), device=cfg.DEVICE,
+                                              imgsz=given.get("IMG_SIZE"), conf=given.get("CONF"), top_k=cfg.TOP_K,
+                                              select=cfg.SELECT, threshold=cfg.HEATMAP_THRESHOLD)
         out_dir = Path(cfg.OUT_DIR)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -485,7 +500,7 @@ def run(cfg, progress: bool = True) -> dict:
     summary = {
         "source": str(cfg.SOURCE), "name": source.name, "kind": source.kind, "frames": len(boxes),
         "init_box_xywh": box0.tolist(), "init_from": box_from, "checkpoint": str(cfg.CHECKPOINT),
-        "weights": str(cfg.WEIGHTS), "select": tracker.select, "head": tracker.head, "seq_len": tracker.seq_len,
+        "weights": str(getattr(tracker, "weights", cfg.WEIGHTS)), "select": tracker.select, "head": tracker.head, "seq_len": tracker.seq_len,
         "detected_fraction": float(np.mean(tracker.detected[1:])) if len(boxes) > 1 else None,
         "speed": speed, "result_file": str(result_path), "video": str(video_path) if video_path else None,
         "settings": dict(cfg),

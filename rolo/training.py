@@ -24,6 +24,7 @@ from . import cache, config, distributed
 from .device import resolve_device  # noqa: F401  (re-exported: rolo.training.resolve_device)
 from .errors import DataError
 from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
+from .reportcode import SWITCHES, Behaviour
 from .windows import make_store
 
 CHECKS = {
@@ -183,8 +184,10 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
     videos = load_training_videos(cfg)
     feature_dim = videos[0].meta["feature_dim"]
     # Each rank of a node holds its own RAM copy: "auto" shares the free memory among them.
+    behaviour = Behaviour.from_settings(cfg)
     store = make_store(videos, cfg.SEQ_LEN, head=cfg.HEAD, device=device, mode=cfg.CACHE_MODE,
-                       boxes=select_boxes(videos, cfg.SELECT), ram_fraction=0.5 / world.local_world_size)
+                       boxes=select_boxes(videos, cfg.SELECT), ram_fraction=0.5 / world.local_world_size,
+                       behaviour=behaviour)
     n = len(store)
     if n == 0:
         raise DataError(f"{cfg.DATA_DIR}/train has no labelled window of SEQ_LEN={cfg.SEQ_LEN} frames")
@@ -216,7 +219,7 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
               f"about {-(-cfg.BATCH_SIZE // world.world_size)} windows per rank per step")
 
     print(f"{len(videos)} videos, {sum(len(v) for v in videos)} frames, {n} windows of {cfg.SEQ_LEN}; "
-          f"{type(store).__name__} on {device}")
+          f"{type(store).__name__} on {device}; {behaviour.describe()}")
     t0 = time.perf_counter()
     for epoch in range(start, cfg.EPOCHS):
         g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
@@ -253,8 +256,8 @@ def _state(model, opt, cfg, feature_dim, history, epoch, extraction, world=None)
 def _check_resumable(state, cfg, feature_dim, path, extraction):
     s = state.get("settings", {})
     for key in ("EXPERIMENT", "SEQ_LEN", "BATCH_SIZE", "LR", "SEED", "HEAD", "HIDDEN", "EPOCHS", "SELECT", "INPUTS",
-                "RESIDUAL"):
-        if key in s and s[key] != cfg[key]:
+                "RESIDUAL", *SWITCHES):
+        if key in s and key in cfg and s[key] != cfg[key]:
             raise DataError(f"cannot resume from {path}: it was trained with {key}={s[key]!r}, "
                             f"this run has {cfg[key]!r} (use the same settings or --resume false)")
     if state.get("feature_dim") != feature_dim:

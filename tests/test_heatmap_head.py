@@ -218,14 +218,18 @@ def test_evaluation_of_a_heatmap_checkpoint_writes_every_metric(repo_root, train
                                                                              if k not in drop})
 
 
-def test_head_mismatch_is_a_clear_error(repo_root, trained, coord_checkpoint):
+def test_head_follows_the_checkpoint_and_a_given_mismatch_is_a_clear_error(repo_root, trained, coord_checkpoint):
     tmp, path = trained
-    with pytest.raises(DataError, match=r"has the 'heatmap' head, but --head is 'coord' \(evaluate it with "
-                                        r"--head heatmap\)"):
+    with pytest.raises(config.ConfigError, match=r"--head coord conflicts with checkpoint .*, which was trained "
+                                                 r"with HEAD='heatmap'"):
         evaluation.run(eval_cfg(repo_root, tmp, "--checkpoint", str(path), "--head", "coord"), progress=False)
-    with pytest.raises(DataError, match="has the 'coord' head, but --head is 'heatmap'"):
+    with pytest.raises(config.ConfigError, match="--head heatmap conflicts .* HEAD='coord'"):
         evaluation.run(eval_cfg(repo_root, tmp, "--checkpoint", str(coord_checkpoint), "--head", "heatmap"),
                        progress=False)
+    # Without --head the checkpoint's head is used (the report's heatmap checkpoint needs no flag).
+    result = evaluation.run(eval_cfg(repo_root, tmp, "--checkpoint", str(path), "--plots", "false",
+                                     "--results_dir", str(tmp / "nohead")), progress=False)
+    assert result["head"] == "heatmap"
     with pytest.raises(config.ConfigError, match="--heatmap_threshold"):
         eval_cfg(repo_root, tmp, "--heatmap_threshold", "0")
 

@@ -135,8 +135,8 @@ def test_tracks_a_frame_folder_in_natural_order(repo_root, world, tmp_path):
     first = [f.copy() for f in source.frames]
     assert len(first) == 11 and np.array_equal(first[9], cv2.imread(str(src[9])))
     summary = tracker.run(track_cfg(repo_root, world, "--source", str(folder), "--init", "10,20,30,40",
-                                    "--select", "target", "--video", "false", "--max_frames", "6"), progress=False)
-    assert summary["frames"] == 6 and summary["select"] == "target"
+                                    "--video", "false", "--max_frames", "6"), progress=False)
+    assert summary["frames"] == 6 and summary["select"] == "confidence"  # the checkpoint's rule
     assert _read_result(world["tmp"] / "out" / "frames.txt").shape == (6, 4)
 
 
@@ -292,3 +292,11 @@ def test_update_before_init_and_bad_box_are_errors():
         trk.update(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError):
         trk.init(np.zeros((8, 8, 3), np.uint8), [1, 2, 0, 3])
+
+
+def test_the_tracker_takes_its_settings_from_the_checkpoint_and_refuses_a_conflicting_flag(repo_root, world):
+    follows = tracker.RoloTracker.from_checkpoint(world["ckpt"], device="cpu")  # no weights, size or threshold given
+    assert (follows.extractor.imgsz, follows.extractor.conf, follows.weights) == (S, LOW, str(world["weights"]))
+    with pytest.raises(ConfigError, match=rf"--img_size 320 conflicts with checkpoint .*IMG_SIZE={S}"):
+        tracker.run(track_cfg(repo_root, world, "--source", str(world["bench"] / "Syn01"), "--img_size", "320"),
+                    progress=False)

@@ -6,6 +6,7 @@ import torch
 
 from rolo import cache, config, evaluation, training
 from rolo.errors import DataError
+from rolo.model import load_for_inference
 from rolo.synthetic_cache import write_synthetic_cache
 
 
@@ -107,8 +108,8 @@ def test_box_only_residual_training_and_evaluation_end_to_end(repo_root, synth):
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["model_info"]["inputs"] == "box" and ckpt["model_info"]["residual"] is True
     assert ckpt["model"]["lstm.weight_ih_l0"].shape == (4 * 48, 4)
-    model, _, seq_len = evaluation.load_model(path, config.Config(DATA_DIR=cfg.DATA_DIR, EXPERIMENT=1, HEAD="coord"),
-                                              32, "cpu")
+    inference = load_for_inference(path, feature_dim=32)
+    model, seq_len = inference.model, inference.seq_len
     video = cache.read_split(cfg.DATA_DIR, "test")[0]
     p = evaluation.evaluate_video(model, video, seq_len=seq_len, head="coord", device="cpu")
     assert np.isfinite(p["online"]).all() and p["online"].shape == p["gt"].shape
