@@ -81,3 +81,22 @@ def resolved(settings: Mapping) -> dict:
     b = Behaviour.from_settings(settings)
     return {"REPORT_CODE": b.report_scoring, "ZERO_UNDETECTED": b.zero_undetected,
             "DROP_LAST_WINDOW": b.drop_last_window, "REPORT_HEATMAP": b.report_heatmap}
+
+
+def folder_first_image(spec) -> int:
+    """The number of the first image in a sequence's ``img`` folder, from OTB-100's frame table
+    (:func:`rolo.otb.frame_table`): the note names the folder's range where it differs from the
+    annotated frames ("img dir has 0001-0770", "image files numbered 0247-0988"); otherwise the
+    folder starts at the first annotated image."""
+    import re
+
+    m = re.search(r"(?:img dir has|image files numbered) (\d+)-(\d+)", spec.note or "")
+    return int(m.group(1)) if m else spec.start_frame
+
+
+def report_pairing_shift(spec) -> int:
+    """How many images the report's pairing is off by on a sequence: it pairs the i-th sorted image
+    of the folder with ground-truth line i (both truncated to the shorter), whereas line i belongs to
+    image ``start_frame + i - 1``. 0 means the two pairings are the same; extra images at the end of
+    a folder (Diving) are cut by the truncation and shift nothing."""
+    return spec.start_frame - folder_first_image(spec)

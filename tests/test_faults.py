@@ -663,8 +663,6 @@ CHECKPOINT_FAULTS = {
                            r"checkpoint .*bad\.pth was trained for experiment 3, but --experiment is 1"),
     "another feature dimension": (_ckpt_variant(model_info={"feature_dim": 512, "hidden": 32, "head": "coord"}),
                                   r"checkpoint .*bad\.pth expects 512-d features, but the cache .* has 32-d"),
-    "another head": (_ckpt_variant(model_info={"feature_dim": 32, "hidden": 32, "head": "heatmap"}),
-                     r"checkpoint .*bad\.pth has the 'heatmap' head, but --head is 'coord'"),
     "weights that do not fit": (_misfit, r"checkpoint .*bad\.pth: weights do not fit a ROLO model"),
     "a whole pickled model": (lambda ckpt, path: torch.save(ROLO(32, 32), path),
                               r"checkpoint .*bad\.pth holds pickled Python objects .* save model\.state_dict\(\)"),
