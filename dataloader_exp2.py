@@ -7,6 +7,9 @@ ground truth (see README, "Data layout").
     python dataloader_exp2.py --help                           # list every constant
 
 Complete videos are skipped on a rerun (use --overwrite true to redo them).
+Under torchrun the videos are shared among the ranks (docs/scaling.md):
+
+    torchrun --standalone --nproc_per_node 8 dataloader_exp2.py --device cuda
 """
 OTB_ROOT = "OTB100"                # OTB-100 as distributed: <OTB_ROOT>/<Seq>/img/0001.jpg, groundtruth_rect.txt
 LIST_FILE = "otb30_list.txt"       # sequence names in experiment order: 22 train, 8 test, then eval
@@ -18,6 +21,9 @@ CONF = 0.25                        # detection confidence threshold (Ultralytics
 TOP_K = 10                         # detections cached per frame, so the choice rule can change later
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"
 BATCH_SIZE = 16                    # frames per YOLO forward pass
+DECODE_WORKERS = 0                 # 0: decode frames in threads; N: in N worker processes (many-core hosts)
+GPU_DECODE = False                 # decode JPEGs on the device (nvJPEG on CUDA) and resize there (docs/scaling.md)
+FEATURE_DTYPE = "float32"          # "float16" halves the cache on disk (effect on AOS: docs/scaling.md)
 N_TRAIN = 22                       # experiment 1: the first N_TRAIN listed videos train
 N_TEST = 8                         # experiment 1: the next N_TEST test; after them, the rest is eval
 LABEL_EVERY = 3                    # experiments 2/3: frames 1, 1+LABEL_EVERY, ... carry training labels

@@ -3,6 +3,12 @@
 Each video is read from disk and passed through the network once, even when
 several splits hold it (experiments 2 and 3 use the 30 videos for both train
 and test); every split's folder is then cut from that one pass.
+
+Under ``torchrun`` the videos still to extract are shared among the ranks,
+balanced by frame count (:func:`rolo.distributed.assign_balanced`); each rank
+writes whole videos atomically, so a killed rank loses only the video it was
+on, and a rerun with any number of ranks extracts only what is missing. After
+a final barrier rank 0 checks that every planned video is there and complete.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, config, splits
+from . import cache, config, distributed, splits
 from .boxes import xywh_to_cxcywh_norm
 from .errors import DataError
 from .otb import OTB, read_list
@@ -27,12 +33,15 @@ CHECKS = {
     "N_TRAIN": config.at_least(1),
     "N_TEST": config.at_least(0),
     "LABEL_EVERY": config.at_least(1),
+    "FEATURE_DTYPE": config.choices("float32", "float16"),
+    "DECODE_WORKERS": config.at_least(0),
 }
 
 
 def main(script_globals, argv=None):
     cfg = config.from_script(script_globals, argv, checks=CHECKS)
-    cfg.show("dataloader settings")
+    with distributed.quiet_unless_main():
+        cfg.show("dataloader settings")
     return run(cfg)
 
 
@@ -88,8 +97,11 @@ def load_sequences(cfg) -> tuple[list[str], dict]:
     return names, report.sequences
 
 
-def video_arrays(seq, plan: splits.VideoPlan, dets, size) -> dict:
+def video_arrays(seq, plan: splits.VideoPlan, dets, size, feature_dtype: str = "float32") -> dict:
     """Cut one split's arrays from a whole-video detector pass; ``size`` = (W, H).
+
+    ``feature_dtype``: "float16" halves the features on disk (they are read back as
+    float32; docs/scaling.md gives its effect on AOS).
 
     A frame whose ground truth has no area (OTB's mark of an absent target) is
     stored unlabelled: it carries no loss, and the metrics skip it anyway.
@@ -100,7 +112,7 @@ def video_arrays(seq, plan: splits.VideoPlan, dets, size) -> dict:
     gt = xywh_to_cxcywh_norm(seq.gt[k], size).astype(np.float32)
     gt[~labelled] = np.nan
     return {
-        "features": dets.features[k].astype(np.float32),
+        "features": dets.features[k].astype(feature_dtype),
         "bbox_yolo": dets.boxes[k].astype(np.float32),
         "gt": gt,
         "frames": np.asarray(seq.frame_numbers)[k].astype(np.int32),
@@ -132,8 +144,9 @@ def sequence_size(seq, sizes) -> tuple[int, int]:
 
 
 def run(cfg) -> dict:
-    """Fill ``cfg.OUT_DIR``; returns counts of videos written and skipped."""
-    names, sequences = load_sequences(cfg)
+    """Fill ``cfg.OUT_DIR``; returns counts of videos written (by this rank) and skipped."""
+    with distributed.quiet_unless_main():
+        names, sequences = load_sequences(cfg)
     if cfg.get("CHECK"):
         return {"written": 0, "skipped": 0, "checked": len(sequences)}
     plan = split_plan(cfg, names)
@@ -143,54 +156,98 @@ def run(cfg) -> dict:
                         + f"\nuse another --out_dir, or --overwrite true to rebuild it (videos this plan does not "
                           f"list are removed)")
     plans = _plan(cfg, plan, sequences)
+    # Fails in seconds here rather than after the first video's extraction.
+    device = distributed.rank_device(cfg.DEVICE)
+    with distributed.session(device) as world, distributed.quiet_unless_main():
+        return _extract(cfg, names, sequences, plan, plans, device, world)
+
+
+def _extract(cfg, names, sequences, plan, plans, device, world) -> dict:
     order = {n: i for i, n in enumerate(names)}
     settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
 
+    if world.is_main:  # another rank's temporary folder is its video in progress, not stale
+        for split_dir in sorted({cache.video_dir(cfg.OUT_DIR, p.split, p.name).parent for p in plans}):
+            cache.remove_stale_temporaries(split_dir)
+    distributed.barrier()
     todo = []
     for p in plans:
         out = cache.video_dir(cfg.OUT_DIR, p.split, p.name)
-        cache.remove_stale_temporaries(out.parent)
         if cache.is_complete(out) and not cfg.OVERWRITE:
             # A complete video made with other settings must not be mixed in silently.
             cache.read_video(out, expect=settings)
             continue
         todo.append(p)
     skipped = len(plans) - len(todo)
+    # Every rank has listed the same folders before any rank writes into them.
+    distributed.barrier()
     if not todo:
-        if cache.read_plan(cfg.OUT_DIR) is None:  # a cache from before plan.json gets one
+        if world.is_main and cache.read_plan(cfg.OUT_DIR) is None:  # a cache from before plan.json gets one
             cache.write_plan(cfg.OUT_DIR, plan)
         print(f"all {len(plans)} videos already cached in {cfg.OUT_DIR} (use --overwrite true to redo)")
         return {"written": 0, "skipped": skipped}
     if skipped:
         print(f"{skipped} videos already cached, {len(todo)} to extract")
 
-    from .device import resolve_device
     from .extractor import YOLOv8FeatureExtractor
 
-    # Both fail in seconds here rather than after the first video's extraction.
     cache.ensure_writable(cfg.OUT_DIR, "--out_dir")
-    resolve_device(cfg.DEVICE)
-    extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE,
-                                       conf=cfg.CONF, top_k=cfg.TOP_K)
-    for path in cache.unplanned(cfg.OUT_DIR, plan):  # only with --overwrite: refused above otherwise
-        shutil.rmtree(path)
-    # Before any video is written: a killed run leaves the plan its videos belong to.
-    cache.write_plan(cfg.OUT_DIR, plan)
+    extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=device, imgsz=cfg.IMG_SIZE,
+                                       conf=cfg.CONF, top_k=cfg.TOP_K, decode_workers=cfg.get("DECODE_WORKERS", 0),
+                                       gpu_decode=cfg.get("GPU_DECODE", False))
+    if world.is_main:
+        for path in cache.unplanned(cfg.OUT_DIR, plan):  # only with --overwrite: refused above otherwise
+            shutil.rmtree(path)
+        # Before any video is written: a killed run leaves the plan its videos belong to.
+        cache.write_plan(cfg.OUT_DIR, plan)
+    distributed.barrier()
     by_video: dict[str, list] = {}
     for p in todo:
         by_video.setdefault(p.name, []).append(p)
+    mine = distributed.my_share(list(by_video), [len(sequences[n]) for n in by_video], world)
+    if world.distributed:
+        print(f"{world.world_size} ranks share {len(by_video)} videos by frame count; rank 0 has {len(mine)}")
     written, t0, n_frames = 0, time.perf_counter(), 0
-    for name, video_plans in by_video.items():
-        seq = sequences[name]
-        dets = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name)
-        size = sequence_size(seq, dets.sizes)
-        n_frames += len(seq)
-        for p in video_plans:
-            meta = {"name": name, "split": p.split, "experiment": cfg.EXPERIMENT, "order": order[name],
-                    "image_size": list(size), "settings": dict(cfg)}
-            cache.write_video(cache.video_dir(cfg.OUT_DIR, p.split, name), video_arrays(seq, p, dets, size), meta)
-            written += 1
+    try:
+        for name in mine:
+            seq = sequences[name]
+            dets = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name,
+                                           progress=world.is_main)
+            size = sequence_size(seq, dets.sizes)
+            n_frames += len(seq)
+            for p in by_video[name]:
+                meta = {"name": name, "split": p.split, "experiment": cfg.EXPERIMENT, "order": order[name],
+                        "image_size": list(size), "settings": dict(cfg), "rank": world.rank,
+                        "world_size": world.world_size}
+                cache.write_video(cache.video_dir(cfg.OUT_DIR, p.split, name),
+                                  video_arrays(seq, p, dets, size, cfg.get("FEATURE_DTYPE", "float32")), meta)
+                written += 1
+    finally:
+        extractor.close()
     dt = time.perf_counter() - t0
-    print(f"wrote {written} videos ({n_frames} frames through YOLO, {n_frames / max(dt, 1e-9):.1f} frames/s) "
-          f"to {cfg.OUT_DIR}")
+    counts = distributed.all_gather_objects((written, n_frames, dt))
+    distributed.barrier()
+    if world.is_main:
+        verify(cfg, plans, settings)
+    done = sum(c[0] for c in counts)
+    frames = sum(c[1] for c in counts)
+    rate = sum(c[1] / max(c[2], 1e-9) for c in counts)
+    print(f"wrote {done} videos ({frames} frames through YOLO, {rate:.1f} frames/s"
+          + (f" summed over {world.world_size} ranks" if world.distributed else "") + f") to {cfg.OUT_DIR}")
     return {"written": written, "skipped": skipped}
+
+
+def verify(cfg, plans, settings) -> None:
+    """Every planned video is complete in OUT_DIR, with this run's settings and its planned frames."""
+    missing = []
+    for p in plans:
+        path = cache.video_dir(cfg.OUT_DIR, p.split, p.name)
+        if not cache.is_complete(path):
+            missing.append(f"{p.split}/{p.name}")
+            continue
+        n = cache.read_video(path, expect=settings).meta.get("n_frames")
+        if n != len(p.keep):
+            missing.append(f"{p.split}/{p.name} ({n} frames, planned {len(p.keep)})")
+    if missing:
+        raise DataError(f"{cfg.OUT_DIR}: after extraction {len(missing)} planned videos are missing or incomplete: "
+                        f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}; run the dataloader again")

@@ -112,6 +112,34 @@ def preprocess_bgr(image_bgr: np.ndarray, imgsz: int) -> np.ndarray:
     return cv2.cvtColor(cv2.resize(img, (imgsz, imgsz)), cv2.COLOR_BGR2RGB)
 
 
+def decode_resized(path, imgsz: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """One frame file read and preprocessed (:func:`preprocess_bgr`), and its (W, H) as decoded:
+    a decode worker process's task."""
+    from .otb import load_image
+
+    img = load_image(path)
+    return preprocess_bgr(img, imgsz), (img.shape[1], img.shape[0])
+
+
+def read_jpeg_bytes(path) -> tuple[Path, "torch.Tensor"]:  # noqa: F821
+    """(path, the file's bytes as a uint8 tensor) for device-side decoding, with :func:`rolo.otb.load_image`'s
+    checks for missing, empty and truncated files."""
+    import torch
+
+    from .otb import _jpeg_complete
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    if not data:
+        raise DataError(f"image is empty (0 bytes): {path}")
+    if path.suffix.lower() in (".jpg", ".jpeg") and not _jpeg_complete(path, len(data)):
+        raise DataError(f"image is truncated (JPEG without its end-of-image marker): {path}")
+    return path, torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
 def _release_url(name: str) -> str:
     """Where Ultralytics downloads ``name`` from (its current release tag)."""
     from ultralytics.utils import downloads
@@ -219,6 +247,12 @@ class YOLOv8FeatureExtractor:
     downloaded when missing) or a model yaml (``yolov8s.yaml``: untrained,
     for checks). ``device``: ``None``/``"auto"``, ``"cpu"``, ``"cuda:0"``...
     ``half``: fp16 inference; ``None`` means on for CUDA, off for CPU.
+    ``decode_workers``: 0 decodes frames in threads of this process; N > 0 in N
+    worker processes (a many-core host feeding a GPU: decoding holds the GIL only
+    partly, and one process's threads did not keep up). ``gpu_decode``: JPEGs are
+    decoded by torchvision on the extractor's device (nvJPEG on CUDA) and stretched
+    there (bilinear, as cv2's); pixels then differ from OpenCV's by rounding.
+    Call :meth:`close` to stop the worker processes.
 
     Attributes: ``feature_dim`` (D), ``names`` (class id -> name),
     ``feature_layer`` (the hooked module), ``feature_layer_index`` (its index
@@ -228,7 +262,8 @@ class YOLOv8FeatureExtractor:
     """
 
     def __init__(self, weights="yolov8s.pt", device=None, imgsz: int = 640, conf: float = 0.25,
-                 iou: float = 0.7, top_k: int = 10, half: bool | None = None):
+                 iou: float = 0.7, top_k: int = 10, half: bool | None = None, decode_workers: int = 0,
+                 gpu_decode: bool = False):
         import torch
         from ultralytics.engine.model import Model
 
@@ -238,6 +273,9 @@ class YOLOv8FeatureExtractor:
             raise ConfigError(f"iou must be between 0 and 1, got {iou!r}")
         if int(top_k) < 1:
             raise ConfigError(f"top_k must be >= 1, got {top_k!r}")
+        if int(decode_workers) < 0:
+            raise ConfigError(f"decode_workers must be >= 0, got {decode_workers!r}")
+        self.decode_workers, self.gpu_decode, self._pool = int(decode_workers), bool(gpu_decode), None
         self.device = resolve_device(device)
         self.half = self.device.type == "cuda" if half is None else bool(half)
         if self.half and self.device.type != "cuda":
@@ -273,6 +311,21 @@ class YOLOv8FeatureExtractor:
     def __repr__(self) -> str:
         return (f"YOLOv8FeatureExtractor(device={str(self.device)!r}, imgsz={self.imgsz}, conf={self.conf}, "
                 f"iou={self.iou}, top_k={self.top_k}, half={self.half}, feature_dim={self.feature_dim})")
+
+    def close(self) -> None:
+        """Stop the decode worker processes (started on first use when ``decode_workers`` > 0)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _process_pool(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: a forked copy of a process whose torch threads are running can deadlock.
+            self._pool = ProcessPoolExecutor(self.decode_workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
 
     def _capture(self, module, inputs, output):
         # Pool in float32: fp16 sums over 20x20 cells lose digits.
@@ -332,6 +385,38 @@ class YOLOv8FeatureExtractor:
             topk=topk.astype(np.float32, copy=False),
         )
 
+    def _decode_on_device(self, files):
+        """(N, S, S, 3) uint8 RGB on the device from ``files`` [(path, bytes)], and each frame's (W, H):
+        torchvision's decoder on the device (nvJPEG on CUDA) and a bilinear stretch to S x S there,
+        half-pixel centres and no antialiasing like cv2.resize's INTER_LINEAR, rounded back to uint8
+        as cv2 does."""
+        import torch
+        import torch.nn.functional as F
+        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
+        jpeg = [i for i, (p, _) in enumerate(files) if p.suffix.lower() in (".jpg", ".jpeg")]
+        images: list = [None] * len(files)
+        try:
+            for i, im in zip(jpeg, decode_jpeg([files[i][1] for i in jpeg], mode=ImageReadMode.RGB,
+                                               device=self.device) if jpeg else []):
+                images[i] = im
+            for i, (p, data) in enumerate(files):
+                if images[i] is None:  # PNG, BMP: decoded on the host
+                    images[i] = decode_image(data, mode=ImageReadMode.RGB).to(self.device, non_blocking=True)
+        except RuntimeError:
+            for p, data in files:  # find the file at fault
+                try:
+                    decode_image(data, mode=ImageReadMode.RGB)
+                except RuntimeError as e:
+                    raise DataError(f"cannot decode image (corrupt or not an image): {p} ({e})") from None
+            raise
+        s = self.imgsz
+        out = torch.empty((len(files), s, s, 3), dtype=torch.uint8, device=self.device)
+        for i, im in enumerate(images):
+            r = F.interpolate(im[None].float(), size=(s, s), mode="bilinear", align_corners=False, antialias=False)
+            out[i] = r[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
+        return out, [(int(im.shape[2]), int(im.shape[1])) for im in images]
+
     def _empty(self) -> Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros((0, self.feature_dim), np.float32),
                           np.zeros(0, np.float32), np.zeros(0, bool), np.zeros((0, self.top_k, 6), np.float32),
@@ -367,10 +452,14 @@ class YOLOv8FeatureExtractor:
         """Detections for image files, ``batch_size`` frames per forward pass.
 
         Decoding and resizing run in ``workers`` background threads
-        (default: up to 4), up to :data:`PREFETCH_BATCHES` batches ahead, so
-        they overlap inference. A missing or undecodable image raises
-        :class:`~rolo.errors.DataError` naming the file.
+        (default: up to 4), or in the ``decode_workers`` processes, up to
+        :data:`PREFETCH_BATCHES` batches ahead, so they overlap inference. With
+        ``gpu_decode`` the threads only read the files and the device decodes.
+        A missing or undecodable image raises :class:`~rolo.errors.DataError`
+        naming the file.
         """
+        import contextlib
+
         from tqdm import tqdm
 
         from .otb import load_image
@@ -387,10 +476,17 @@ class YOLOv8FeatureExtractor:
             arr[i] = preprocess_bgr(img, self.imgsz)
             return img.shape[1], img.shape[0]
 
+        if self.gpu_decode:
+            submit = lambda pool, arr, i, path: pool.submit(read_jpeg_bytes, path)  # noqa: E731
+        elif self.decode_workers:
+            submit = lambda pool, arr, i, path: pool.submit(decode_resized, path, self.imgsz)  # noqa: E731
+        else:
+            submit = lambda pool, arr, i, path: pool.submit(load_into, arr, i, path)  # noqa: E731
+        pool_cm = (contextlib.nullcontext(self._process_pool()) if self.decode_workers and not self.gpu_decode
+                   else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rolo-decode"))
         parts = []
         pending = deque()  # (host batch, futures filling it), oldest first
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rolo-decode") as pool, \
-                tqdm(total=len(paths), desc=desc, unit="frame", disable=not progress) as bar:
+        with pool_cm as pool, tqdm(total=len(paths), desc=desc, unit="frame", disable=not progress) as bar:
             try:
                 starts = iter(range(0, len(paths), batch_size))
                 while True:
@@ -399,13 +495,22 @@ class YOLOv8FeatureExtractor:
                         if start is None:
                             break
                         chunk = paths[start:start + batch_size]
-                        batch = self._host_batch(len(chunk))
-                        arr = batch.numpy()
-                        pending.append((batch, [pool.submit(load_into, arr, i, p) for i, p in enumerate(chunk)]))
+                        batch = None if self.gpu_decode else self._host_batch(len(chunk))
+                        arr = None if batch is None else batch.numpy()
+                        pending.append((batch, [submit(pool, arr, i, p) for i, p in enumerate(chunk)]))
                     if not pending:
                         break
                     batch, futures = pending.popleft()
-                    sizes = [f.result() for f in futures]  # re-raises DataError for a bad file
+                    results = [f.result() for f in futures]  # re-raises DataError for a bad file
+                    if self.gpu_decode:
+                        batch, sizes = self._decode_on_device(results)
+                    elif self.decode_workers:
+                        arr = batch.numpy()
+                        for i, (img, _) in enumerate(results):
+                            arr[i] = img
+                        sizes = [wh for _, wh in results]
+                    else:
+                        sizes = results
                     parts.append(self._detections(batch))
                     parts[-1].sizes = np.array(sizes, np.int64)
                     bar.update(len(futures))

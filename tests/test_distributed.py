@@ -191,3 +191,94 @@ def test_killed_ddp_run_resumes_to_the_uninterrupted_weights(exp3_cache):
     a = weights(exp3_cache / "full" / "rolo_lstm_exp3_12.pth")
     b = weights(part / "rolo_lstm_exp3_12.pth")
     assert max_weight_diff(a, b) == 0.0 and a["loss_history"] == b["loss_history"]
+
+
+# ---- extraction under torchrun (slow) ------------------------------------------------
+
+VIDEO_FRAMES = {"Alpha": 30, "Bravo": 70, "Charlie": 45, "Delta": 90, "Echo": 50}
+
+
+@pytest.fixture(scope="module")
+def fixed_weights(tmp_path_factory):
+    """An untrained yolov8n saved once: YOLO("yolov8n.yaml") draws new random weights in every process."""
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "yolov8n-fixed.pt"
+    YOLO("yolov8n.yaml").save(str(path))
+    return path
+
+
+def make_otb(root):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for name, n in VIDEO_FRAMES.items():
+        (root / name / "img").mkdir(parents=True)
+        for i in range(1, n + 1):
+            img = cv2.resize(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(root / name / "img" / f"{i:04d}.jpg"), img)
+        xy = rng.uniform(2, 30, (n, 2))
+        (root / name / "groundtruth_rect.txt").write_text("\n".join(f"{x:.1f},{y:.1f},20,16" for x, y in xy) + "\n")
+    (root.parent / "list.txt").write_text("\n".join(VIDEO_FRAMES) + "\n")
+    return root.parent / "list.txt"
+
+
+def loader_args(otb, list_file, out, weights):
+    return ["--otb_root", otb, "--list_file", list_file, "--out_dir", out, "--weights", weights, "--img_size", "64",
+            "--conf", "1e-6", "--device", "cpu", "--batch_size", "8", "--n_train", "3", "--n_test", "1",
+            "--experiment", "1", "--strict_frames", "false"]
+
+
+def assert_same_cache(a, b):
+    from rolo import cache
+    from rolo.splits import SPLITS
+
+    for split in SPLITS:
+        names = sorted(p.name for p in (a / split).iterdir()) if (a / split).exists() else []
+        assert names == (sorted(p.name for p in (b / split).iterdir()) if (b / split).exists() else [])
+        for name in names:
+            va, vb = cache.read_video(a / split / name), cache.read_video(b / split / name)
+            for k in cache.ARRAYS:
+                if k == "features":
+                    np.testing.assert_allclose(va.features, vb.features, rtol=1e-4, atol=1e-12)
+                else:
+                    np.testing.assert_array_equal(va.arrays[k], vb.arrays[k], err_msg=f"{split}/{name}/{k}")
+
+
+@pytest.mark.slow
+def test_sharded_extraction_equals_one_process_and_a_killed_rank_loses_one_video(tmp_path, fixed_weights):
+    from rolo import cache
+
+    list_file = make_otb(tmp_path / "otb")
+    args = lambda out: loader_args(tmp_path / "otb", list_file, out, fixed_weights)  # noqa: E731
+    plain("dataloader.py", *args(tmp_path / "one"))
+    two = torchrun(2, "dataloader.py", *args(tmp_path / "two"))
+    assert_same_cache(tmp_path / "one", tmp_path / "two")
+    assert two.stdout.count("dataloader settings:") == 1
+    assert "2 ranks share 5 videos by frame count" in two.stdout and "wrote 5 videos" in two.stdout
+    metas = {p.parent.name: cache.read_video(p.parent).meta for p in (tmp_path / "two").rglob("meta.json")}
+    assert {m["world_size"] for m in metas.values()} == {2}
+    # longest first, each to the least loaded: Delta 90 -> 0, Bravo 70 -> 1, Echo 50 -> 1 (120),
+    # Charlie 45 -> 0 (135), Alpha 30 -> 1 (150)
+    assert {n for n, m in metas.items() if m["rank"] == 0} == {"Delta", "Charlie"}
+
+    # Killed as soon as one video is complete: the others are absent or under a temporary name.
+    out = tmp_path / "killed"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = torchrun(2, "dataloader.py", *args(out), log=log, popen=True)
+        try:
+            deadline = time.monotonic() + 300
+            while proc.poll() is None and time.monotonic() < deadline and not list(out.rglob("meta.json")):
+                time.sleep(0.01)
+        finally:
+            kill_tree(proc)
+    complete = [p.parent for p in out.rglob("meta.json") if not p.parent.name.startswith(".tmp-")]
+    assert 1 <= len(complete) < 5, "the run was not killed mid-way"
+    for p in complete:
+        cache.read_video(p)  # what is there is whole
+    # Rerun with another world size: only what is missing is extracted.
+    rerun = plain("dataloader.py", *args(out))
+    assert f"{len(complete)} videos already cached, {5 - len(complete)} to extract" in rerun.stdout
+    assert not list(out.rglob(".tmp-*"))
+    assert_same_cache(tmp_path / "one", out)
