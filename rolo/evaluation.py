@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import cache, config, metrics
+from . import cache, config, distributed, metrics
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import DataError
 from .model import given_settings, load_for_inference
 from .reportcode import Behaviour
 from .otb import OTB, load_image
-from .training import checkpoint_path, resolve_device, select_boxes
+from .training import checkpoint_path, select_boxes
 from .windows import frame_inputs
 
 CHECKS = {
@@ -183,7 +183,8 @@ def write_otb_result(path, boxes_xywh: np.ndarray) -> None:
 
 def main(script_globals, argv=None):
     cfg = config.from_script(script_globals, argv, checks=CHECKS)
-    cfg.show("evaluation settings")
+    with distributed.quiet_unless_main():
+        cfg.show("evaluation settings")
     return run(cfg)
 
 
@@ -232,8 +233,18 @@ def check_extraction(ckpt: dict, ckpt_path, video) -> None:
 
 
 def run(cfg, progress: bool = True) -> dict:
-    """Evaluate; write RESULTS_DIR; return the metrics dict also saved as metrics.json."""
-    device = resolve_device(cfg.DEVICE)
+    """Evaluate; write RESULTS_DIR; return the metrics dict also saved as metrics.json.
+
+    Under torchrun the videos are shared among the ranks (balanced by frame count); each
+    rank writes its videos' result files, and rank 0 merges the scores in the split's
+    order into the same metrics.json, tables and pictures as one process's.
+    """
+    device = distributed.rank_device(cfg.DEVICE)
+    with distributed.session(device) as world, distributed.quiet_unless_main():
+        return _evaluate(cfg, device, world, distributed.show_progress(progress))
+
+
+def _evaluate(cfg, device, world, progress: bool) -> dict:
     ckpt_path, results_dir = resolve_paths(cfg)
     videos = cache.read_planned_split(cfg.DATA_DIR, cfg.SPLIT)
     exps = {v.meta.get("experiment") for v in videos}
@@ -254,15 +265,22 @@ def run(cfg, progress: bool = True) -> dict:
     except OSError as e:
         raise DataError(f"cannot create RESULTS_DIR {results_dir}: {e.strerror or e}") from None
 
+    done = {}
+    mine = distributed.my_share(list(range(len(videos))), [len(v) for v in videos], world)
+    for i in tqdm(mine, desc="evaluating", disable=not progress):
+        video = videos[i]
+        p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=boxes[i],
+                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
+        done[video.name] = (p, score_video(p))
+        write_otb_result(results_dir / f"{video.name}.txt", p["online"])
+    for part in distributed.all_gather_objects(done):
+        done.update(part)
     per_variant: dict[str, dict] = {}
     preds = {}
-    for video, b in tqdm(list(zip(videos, boxes)), desc="evaluating", disable=not progress):
-        p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=b,
-                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
-        preds[video.name] = p
-        for name, m in score_video(p).items():
+    for video in videos:  # the split's order, whichever rank scored each video
+        preds[video.name], scores = done[video.name]
+        for name, m in scores.items():
             per_variant.setdefault(name, {})[video.name] = m
-        write_otb_result(results_dir / f"{video.name}.txt", p["online"])
 
     offset = training_offset(cfg, select)
     if offset is not None:
@@ -279,16 +297,19 @@ def run(cfg, progress: bool = True) -> dict:
         "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
         "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
         "head": cfg.HEAD, "select": select, "seq_len": seq_len, "report_code": behaviour.describe(),
+        "world_size": world.world_size,
         "yolo_offset_cxcywh_norm": None if offset is None else [float(v) for v in offset],
         "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
         "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
                      for name, vids in per_variant.items()},
     }
-    cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
-    cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
-    print_summary(result, per_variant)
-    if cfg.PLOTS:
-        make_pictures(cfg, result, per_variant, preds, results_dir)
+    if world.is_main:
+        cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
+        cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
+        print_summary(result, per_variant)
+        if cfg.PLOTS:
+            make_pictures(cfg, result, per_variant, preds, results_dir)
+    distributed.barrier()  # no rank returns before metrics.json is written
     print(f"results in {results_dir}")
     return result
 

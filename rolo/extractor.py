@@ -121,7 +121,7 @@ def decode_resized(path, imgsz: int) -> tuple[np.ndarray, tuple[int, int]]:
     return preprocess_bgr(img, imgsz), (img.shape[1], img.shape[0])
 
 
-def read_jpeg_bytes(path) -> tuple[Path, "torch.Tensor"]:  # noqa: F821
+def read_jpeg_bytes(path) -> tuple:
     """(path, the file's bytes as a uint8 tensor) for device-side decoding, with :func:`rolo.otb.load_image`'s
     checks for missing, empty and truncated files."""
     import torch

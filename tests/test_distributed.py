@@ -282,3 +282,30 @@ def test_sharded_extraction_equals_one_process_and_a_killed_rank_loses_one_video
     assert f"{len(complete)} videos already cached, {5 - len(complete)} to extract" in rerun.stdout
     assert not list(out.rglob(".tmp-*"))
     assert_same_cache(tmp_path / "one", out)
+
+
+# ---- evaluation under torchrun (slow) ------------------------------------------------
+
+@pytest.mark.slow
+def test_sharded_evaluation_gives_the_single_process_metrics(exp3_cache):
+    import json
+
+    data, ckpt = exp3_cache / "data6", exp3_cache / "ckpt"
+    write_synthetic_cache(data, experiment=3, n_videos=6, frames=45, n_train=3, n_test=3)
+    plain("train.py", *train_args(data, ckpt, "--epochs", "2", "--batch_size", "8"))
+    args = lambda out: ["--data_dir", data, "--checkpoint_dir", ckpt, "--experiment", "3", "--epochs", "2",  # noqa
+                        "--device", "cpu", "--results_dir", out, "--plots", "false"]
+    one = plain("evaluation.py", *args(exp3_cache / "one"))
+    two = torchrun(2, "evaluation.py", *args(exp3_cache / "two"))
+    a = json.loads((exp3_cache / "one" / "metrics.json").read_text())
+    b = json.loads((exp3_cache / "two" / "metrics.json").read_text())
+    assert a.pop("world_size") == 1 and b.pop("world_size") == 2
+    for m in (a, b):
+        m["settings"].pop("RESULTS_DIR")
+    assert a == b and len(a["videos"]) >= 3
+    assert (exp3_cache / "one" / "metrics.csv").read_text() == (exp3_cache / "two" / "metrics.csv").read_text()
+    for name in a["videos"]:
+        assert (exp3_cache / "one" / f"{name}.txt").read_text() == (exp3_cache / "two" / f"{name}.txt").read_text()
+    table = lambda out: out[out.index("AOS per video"):out.index("results in")]  # noqa: E731
+    assert table(one.stdout) == table(two.stdout)
+    assert two.stdout.count("evaluation settings:") == 1
