@@ -29,7 +29,7 @@ from rolo.otb import list_images
 
 __all__ = ["YOLOv8FeatureExtractor"]
 
-WEIGHTS = "yolov8s.pt"     # YOLOv8 weights (or a fine-tuned .pt from finetune_yolo.py)
+WEIGHTS = "yolov8s.pt"     # YOLOv8 or fine-tuned weights; a .pt can run code when loaded: trusted only
 IMG_DIR = None             # folder of .jpg/.jpeg frames (required)
 IMG_SIZE = 640             # frames are resized to IMG_SIZE x IMG_SIZE, as in the report
 CONF = 0.25                # detection confidence threshold (Ultralytics' default)

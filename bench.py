@@ -21,7 +21,7 @@ QUICK = False                  # small sizes (see rolo/bench.py PRESETS)
 DEVICE = "auto"                # "auto" = CUDA when available, else CPU
 STAGES = "all"                 # "all" or a comma list: extraction,training,batched,memory,evaluation,online
 IMG_DIR = ""                   # folder of JPEG frames; empty = synthesise them
-WEIGHTS = "yolov8s.yaml"       # detector: a .pt file, an Ultralytics name or a yaml (untrained, same compute)
+WEIGHTS = "yolov8s.yaml"       # detector .pt (runs code: trusted only), Ultralytics name or yaml (untrained)
 CONF = 0.25                    # detector threshold, as the dataloaders
 FRAMES = 0                     # frames through the extractor (0 = the mode's: 8 quick, 16 full)
 IMG_SIZE = 0                   # extractor input size (0 = the mode's: 320 quick, 640 full)

@@ -15,7 +15,7 @@ evaluation.py does; the FPS is printed at the end (live with --show).
 SOURCE = ""                        # video file, folder of frames, OTB sequence name (under OTB_ROOT) or webcam index
 INIT = ""                          # first-frame box "x,y,w,h" in pixels; empty = OTB ground truth, else selectROI
 CHECKPOINT = "checkpoints/rolo_lstm_exp3_100.pth"  # any checkpoint of train.py / train_exp3.py (either head)
-WEIGHTS = "yolov8s.pt"             # YOLOv8 weights; unless given, the checkpoint's (those its cache was extracted with)
+WEIGHTS = "yolov8s.pt"             # unless given, the checkpoint's (its cache's); a .pt can run code: trusted only
 SELECT = "auto"                    # detection fed to the LSTM: "confidence" (report), "target" (follows the target),
                                    # "auto" = the checkpoint's training rule ("confidence" for the report's)
 OUT_DIR = "results/track"          # result file, annotated video and summary go here

@@ -19,6 +19,11 @@ def resolve_device(device=None):
         dev = torch.device(device.strip() if isinstance(device, str) else device)
     except (RuntimeError, TypeError, ValueError):
         raise ConfigError(f"--device: {device!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device: {device!r}: ROLO runs on cpu, cuda or mps devices")
+    if dev.type == "mps" and not (torch.backends.mps.is_built() and torch.backends.mps.is_available()):
+        raise ConfigError(f"--device: {device!r}: this PyTorch has no usable MPS (Apple GPU) support; use "
+                          f"--device cpu or auto")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"--device: {device!r}: CUDA is not available on this machine; use --device cpu or auto")

@@ -157,6 +157,19 @@ def _download_help(name: str) -> str:
             f"its boxes and features are meaningless.)")
 
 
+def _rolo_hint(path: Path) -> str:
+    """" (it is a ROLO checkpoint ...)" when ``path`` is train.py's output, which users mistake for weights."""
+    import torch
+
+    try:  # weights_only: a file we could not identify is never unpickled here
+        peek = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not a torch file, or one holding other objects: nothing to add
+        return ""
+    if isinstance(peek, dict) and ("model_info" in peek or "lstm.weight_ih_l0" in peek):
+        return " (it is a ROLO LSTM checkpoint from train.py, not detector weights)"
+    return ""
+
+
 def load_yolo(weights):
     """An ``ultralytics.YOLO`` from a ready instance, a local file, an Ultralytics asset name or a yaml.
 
@@ -164,6 +177,7 @@ def load_yolo(weights):
     missing; a failure raises :class:`WeightsError` explaining how to get the
     file. Any other path that does not exist is an error naming it.
     """
+    import torch
     from ultralytics import YOLO
     from ultralytics.engine.model import Model
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
@@ -175,9 +189,14 @@ def load_yolo(weights):
     bare = os.sep not in text and "/" not in text
     if path.is_file():
         try:
-            return YOLO(text)
+            yolo = YOLO(text)
         except Exception as e:  # Ultralytics raises TypeError/RuntimeError/... for damaged files
-            raise WeightsError(f"cannot load YOLO weights {path}: {type(e).__name__}: {e}") from e
+            raise WeightsError(f"cannot load YOLO weights {path}: {type(e).__name__}: {e}{_rolo_hint(path)}") from e
+        if not isinstance(yolo.model, torch.nn.Module):
+            # Ultralytics takes a file it cannot read as a network (an image, a .pth) for a source name.
+            raise WeightsError(f"--weights {path} is not a YOLO weights file{_rolo_hint(path)}; pass a .pt from "
+                               f"Ultralytics or from finetune_yolo.py, or a model yaml")
+        return yolo
     if bare and text in GITHUB_ASSETS_NAMES:
         try:
             return YOLO(text)

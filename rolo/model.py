@@ -20,6 +20,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import shutil
+import zipfile
 from pathlib import Path
 
 import torch
@@ -111,9 +113,22 @@ def save_atomic(obj, path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:
+        # A full disk reaches torch.save's zip writer as a RuntimeError ("unexpected pos ...").
         tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else _short_write_reason(path, e)
+        raise DataError(f"cannot write checkpoint {path}: {reason}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _short_write_reason(path: Path, e: Exception) -> str:
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free there"
+    except OSError:
+        free = "free space unknown"
+    return f"the write stopped short, is the disk full? ({free}; torch said: {e})"
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -129,6 +144,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except OSError as e:
+        raise DataError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    _check_crc(path, data)
+    try:
         ckpt = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
         if isinstance(e, pickle.UnpicklingError) and "Unsupported global" in str(e):
@@ -142,6 +161,26 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if isinstance(ckpt, dict) and all(torch.is_tensor(v) for v in ckpt.values()):
         return _wrap_state_dict(path, ckpt)
     raise DataError(f"checkpoint {path} is not a ROLO checkpoint (no model weights found)")
+
+
+def _check_crc(path, data: bytes) -> None:
+    """Refuse a checkpoint whose bytes changed after it was written.
+
+    torch.save writes a zip archive; flipped bytes inside a tensor still load (as other
+    weights), but its members' CRC-32s no longer match. Old-format (non-zip) files have no
+    checksum and pass to torch.load as they are.
+    """
+    buf = io.BytesIO(data)
+    if not zipfile.is_zipfile(buf):
+        return
+    try:
+        with zipfile.ZipFile(buf) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        raise DataError(f"checkpoint {path} is damaged (its zip structure does not read: {e})") from None
+    if bad is not None:
+        raise DataError(f"checkpoint {path} is damaged: {bad} fails its CRC check (the file changed after it was "
+                        f"written); retrain or restore it")
 
 
 def _wrap_state_dict(path, sd: dict) -> dict:

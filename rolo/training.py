@@ -260,6 +260,10 @@ def _check_resumable(state, cfg, feature_dim, path, extraction):
         if key in s and key in cfg and s[key] != cfg[key]:
             raise DataError(f"cannot resume from {path}: it was trained with {key}={s[key]!r}, "
                             f"this run has {cfg[key]!r} (use the same settings or --resume false)")
+    made_on = s.get("DATA_DIR")
+    if made_on is not None and Path(made_on).resolve() != Path(cfg.DATA_DIR).resolve():
+        raise DataError(f"cannot resume from {path}: it was trained on --data_dir {made_on}, this run has "
+                        f"--data_dir {cfg.DATA_DIR} (resume on the same cache, or --resume false)")
     if state.get("feature_dim") != feature_dim:
         raise DataError(f"cannot resume from {path}: feature dimension {state.get('feature_dim')} "
                         f"but the cache has {feature_dim}")

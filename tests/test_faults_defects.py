@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import struct
+import subprocess
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from rolo import cache, evaluation, extractor, training
 from rolo.errors import DataError
 from rolo.extraction import sequence_size
+from rolo.model import ROLO, load_checkpoint, save_atomic
 from rolo.otb import OTB, list_images, read_list
 from rolo.splits import SPLITS
 from rolo.synthetic_cache import write_synthetic_cache
@@ -166,3 +173,130 @@ def test_otb_frame_of_another_size_is_named():
     with pytest.raises(DataError, match=r"Alpha: Alpha/img/0003\.jpg is 128x96 but the sequence's first frame is "
                                         r"64x48 \(and 1 more frames\); OTB frames of a sequence share one size"):
         sequence_size(seq, [(64, 48), (64, 48), (128, 96), (48, 64)])
+
+
+# ---- 4. a really full disk while saving a checkpoint ----------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 3 MB tmpfs (root only, where the machine allows mounting); skipped otherwise."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_full_disk_while_saving_a_checkpoint_is_named_and_leaves_no_temporary(small_disk, exp1_cache, tmp_path,
+                                                                               monkeypatch, capsys):
+    with pytest.raises(DataError, match=r"cannot write checkpoint .*small-disk/big\.pth: the write stopped short, "
+                                        r"is the disk full\? \(\d+\.\d MiB free there"):
+        save_atomic({"w": torch.zeros(1_000_000)}, small_disk / "big.pth")
+    assert list(small_disk.iterdir()) == []
+    # The reproduction: train.py with the 3 MB disk as CHECKPOINT_DIR (a 4 MB model with its optimizer state).
+    code, out, err = call(monkeypatch, capsys, "train.py", "--data_dir", exp1_cache, "--checkpoint_dir", small_disk,
+                          "--device", "cpu", "--epochs", "1", "--hidden", "512", "--batch_size", "16")
+    assert_clean_error(code, err, r"cannot write checkpoint .*small-disk/rolo_lstm_exp1_1\.last\.pth: the write "
+                                  r"stopped short, is the disk full\?")
+    assert list(small_disk.iterdir()) == []
+
+
+# ---- 8. a damaged checkpoint -----------------------------------------------------------------
+
+def _flip_bytes_inside_a_tensor(path: Path) -> None:
+    with zipfile.ZipFile(path) as z:
+        member = max(z.infolist(), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    # A stored member's data follows its 30-byte local header, name and extra field.
+    name_len, extra_len = struct.unpack("<HH", data[member.header_offset + 26:member.header_offset + 30])
+    start = member.header_offset + 30 + name_len + extra_len + member.file_size // 2
+    data[start:start + 8] = bytes(b ^ 0x5A for b in data[start:start + 8])
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_checkpoint_is_refused_by_its_crc(exp1_cache, tmp_path, monkeypatch, capsys):
+    ckpt = training.run(train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "1"), progress=False)
+    good = torch.load(ckpt, weights_only=True)["model"]
+    _flip_bytes_inside_a_tensor(ckpt)
+    flipped = torch.load(ckpt, weights_only=True)["model"]  # what loaded silently before
+    assert any(not torch.equal(good[k], flipped[k]) for k in good)
+    with pytest.raises(DataError, match=r"checkpoint .*rolo_lstm_exp1_1\.pth is damaged: .* fails its CRC check"):
+        load_checkpoint(ckpt)
+    code, _, err = call(monkeypatch, capsys, "evaluation.py", "--data_dir", exp1_cache, "--checkpoint", ckpt,
+                        "--experiment", "1", "--epochs", "1", "--device", "cpu", "--plots", "false",
+                        "--results_dir", tmp_path / "results")
+    assert_clean_error(code, err, r"rolo_lstm_exp1_1\.pth is damaged: .* fails its CRC check")
+
+
+# ---- 9. --resume true with another --data_dir -------------------------------------------------
+
+def test_resume_on_another_data_dir_is_refused_naming_both(exp1_cache, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(exp1_cache, other)
+    training.run(train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "2", "--save_every", "1"), progress=False)
+    with pytest.raises(DataError, match=rf"cannot resume from .*\.last\.pth: it was trained on --data_dir "
+                                        rf"{re.escape(str(exp1_cache))}, this run has --data_dir "
+                                        rf"{re.escape(str(other))}"):
+        training.run(train_config(other, tmp_path / "ckpt", "--epochs", "2", "--resume", "true"), progress=False)
+
+
+# ---- 11. --weights that are not YOLO weights; devices that are not there ------------------------
+
+def _rolo_checkpoint(path: Path) -> Path:
+    m = ROLO(32, 16)
+    save_atomic({"model": m.state_dict(), "model_info": m.describe()}, path)
+    return path
+
+
+@pytest.mark.parametrize("kind, pattern", [
+    ("a JPEG", r"--weights .*frame\.jpg is not a YOLO weights file; pass a \.pt"),
+    ("a ROLO checkpoint", r"--weights .*rolo\.pth is not a YOLO weights file \(it is a ROLO LSTM checkpoint"),
+    ("a ROLO checkpoint named .pt", r"cannot load YOLO weights .*rolo\.pt: .*\(it is a ROLO LSTM checkpoint"),
+])
+def test_weights_that_are_not_yolo_weights_are_named(monkeypatch, capsys, tmp_path, kind, pattern):
+    otb = tmp_path / "otb"
+    lst = make_otb(otb, frames=4)
+    weights = {"a JPEG": otb / "Alpha" / "img" / "0001.jpg",
+               "a ROLO checkpoint": _rolo_checkpoint(tmp_path / "rolo.pth"),
+               "a ROLO checkpoint named .pt": _rolo_checkpoint(tmp_path / "rolo.pt")}[kind]
+    if kind == "a JPEG":
+        weights = Path(shutil.copy(weights, tmp_path / "frame.jpg"))
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", *dataloader_args(otb, lst, tmp_path / "out", weights))
+    assert_clean_error(code, err, pattern)
+    assert cache.cached_names(tmp_path / "out", "train") == []
+
+
+@pytest.mark.parametrize("device, pattern", [
+    ("mps", r"--device: 'mps': this PyTorch has no usable MPS"),
+    ("xpu", r"--device: 'xpu': ROLO runs on cpu, cuda or mps devices"),
+    ("meta", r"--device: 'meta': ROLO runs on cpu, cuda or mps devices"),
+    ("cuda:7", r"--device: 'cuda:7': (CUDA is not available|only \d+ CUDA device)"),
+])
+def test_absent_device_is_named(monkeypatch, capsys, tmp_path, exp1_cache, no_model, device, pattern):
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    otb = tmp_path / "otb"
+    lst = make_otb(otb, frames=4)
+    args = [a if a != "cpu" else device for a in dataloader_args(otb, lst, tmp_path / "out")]
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", *args)
+    assert_clean_error(code, err, pattern)
+    code, _, err = call(monkeypatch, capsys, "train.py", "--data_dir", exp1_cache, "--checkpoint_dir",
+                        tmp_path / "ckpt", "--device", device, "--epochs", "1")
+    assert_clean_error(code, err, pattern)
+
+
+# ---- 12. untrusted weights --------------------------------------------------------------------
+
+@pytest.mark.parametrize("script", ["dataloader.py", "dataloader_exp2.py", "dataloader_exp3.py",
+                                    "YOLOv8FeatureExtractor.py", "finetune_yolo.py", "demo.py", "track.py", "bench.py"])
+def test_help_warns_that_a_weights_file_runs_code(monkeypatch, capsys, script):
+    code, out, _ = call(monkeypatch, capsys, script, "--help")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.strip().startswith("--weights "))
+    assert re.search(r"\.pt \(?(can )?runs? code.*trusted only", line), line
