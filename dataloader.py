@@ -28,6 +28,12 @@ N_TRAIN = 22                       # experiment 1: the first N_TRAIN listed vide
 N_TEST = 8                         # experiment 1: the next N_TEST test; after them, the rest is eval
 LABEL_EVERY = 3                    # experiments 2/3: frames 1, 1+LABEL_EVERY, ... carry training labels
 STRICT_FRAMES = True               # ground truth must match OTB-100's frame table (False: accept shortened copies)
+DATASET = "otb"                    # otb (OTB_ROOT + LIST_FILE plan) or lasot, got10k, trackingnet, uav123, nfs, synthetic
+DATASET_ROOT = ""                  # DATASET's folder as distributed (docs/datasets.md); empty = OTB_ROOT
+TRAIN_SPLIT = ""                   # DATASET's split that fills train/ (e.g. "train"; otb: a list file); empty = LIST_FILE plan
+TEST_DATASET = ""                  # a dataset whose TEST_SPLIT fills test/ (e.g. "otb"); empty = LIST_FILE plan / none
+TEST_ROOT = ""                     # TEST_DATASET's folder as distributed; empty = OTB_ROOT
+TEST_SPLIT = ""                    # its split ("test", "val"; otb: a list file); empty = its only split / OTB-100
 OVERWRITE = False                  # re-extract videos that are already cached
 CHECK = False                      # only check OTB_ROOT against LIST_FILE (every image decoded), then exit
 

@@ -15,6 +15,7 @@ EXPERIMENT = 3                     # experiment of the checkpoint and cache (1, 
 EPOCHS = 100                       # picks checkpoints/rolo_lstm_exp{EXPERIMENT}_{EPOCHS}.pth and the report column
 SPLIT = "test"                     # "test" or "eval" (the 3 generalisation videos)
 DATA_DIR = "data/ROLO_data_exp3"   # the dataloader's OUT_DIR
+DATASET = "otb"                    # dataset of the evaluated split (the dataloader's TEST_DATASET or DATASET)
 CHECKPOINT = ""                    # a checkpoint path; empty = CHECKPOINT_DIR/rolo_lstm_exp{E}_{EPOCHS}.pth
 CHECKPOINT_DIR = "checkpoints"     # where train.py saved it
 HEAD = "coord"                     # "coord" or "heatmap"; picks the default checkpoint's name, else read from it

@@ -14,6 +14,7 @@ of the batch-1 run's test AOS after half the epochs, in 1/15 of the time
 """
 EXPERIMENT = 3                     # which experiment's cache this is (1, 2 or 3)
 DATA_DIR = "data/ROLO_data_exp3"    # the dataloader's OUT_DIR; training reads DATA_DIR/train
+DATASET = "otb"                    # dataset of DATA_DIR/train (the dataloader's DATASET): a cache of another is refused
 EPOCHS = 100                       # the report trains 10, 30 and 100
 SEQ_LEN = 6                        # frames per LSTM window
 BATCH_SIZE = 1                     # windows per step: the report's 1; fast choice 16 (README "Speed")

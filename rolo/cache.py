@@ -16,8 +16,15 @@ Files (N frames, D feature channels, K cached detections):
 ``dets.npy``       (N, K, 6)    top-K detections [cx, cy, w, h, conf, cls],
                                 padded with conf = -1
 ``meta.json``                   name, split, experiment, image size, feature
-                                dimension and the settings that made it
+                                dimension and the settings that made it;
+                                the dataset (``dataset``, ``dataset_split``,
+                                ``dataset_root``; caches from before read as
+                                OTB) and, where the frames' sizes vary,
+                                ``frame_sizes`` (N rows of width, height)
 ================== ============ ==============================================
+
+A split of the cache holds one dataset's videos; a run that expects another
+dataset's is refused (:func:`read_split`'s ``dataset``).
 
 A video folder is written under a temporary name and renamed into place, so
 a crash never leaves a partial folder that passes as complete: a folder
@@ -65,6 +72,18 @@ class VideoCache:
     def image_size(self) -> tuple[int, int]:
         w, h = self.meta["image_size"]
         return int(w), int(h)
+
+    @property
+    def dataset(self) -> str:
+        return self.meta.get("dataset", "otb")
+
+    @property
+    def frame_sizes(self) -> np.ndarray:
+        """(N, 2) float64 (width, height) of each frame: what its ``cxcywh_norm`` boxes are relative to."""
+        sizes = self.meta.get("frame_sizes")
+        if sizes is not None:
+            return np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+        return np.tile(np.asarray(self.image_size, dtype=np.float64), (len(self), 1))
 
     def __getattr__(self, key):
         arrays = self.__dict__.get("arrays", {})
@@ -210,7 +229,7 @@ def read_meta(path) -> dict:
 def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCache:
     """Open a complete cached video and validate it.
 
-    ``expect`` maps setting names (see :data:`EXTRACTION_KEYS`) or ``feature_dim``
+    ``expect`` maps setting names (see :data:`EXTRACTION_KEYS`), ``feature_dim`` or ``dataset``
     to the values this run needs; a mismatch raises :class:`DataError` naming
     the folder. Truncated ``.npy`` files and arrays of mismatched lengths are
     detected here, before any training or evaluation starts.
@@ -236,7 +255,8 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
     if expect:
         settings = meta.get("settings", {})
         for key, want in expect.items():
-            have = meta.get(key) if key == "feature_dim" else settings.get(key)
+            have = meta.get(key) if key == "feature_dim" else meta.get(key, "otb") if key == "dataset" \
+                else settings.get(key)
             if have != want:
                 raise DataError(f"cache {path} was made with {key}={have!r}, this run needs {want!r}; "
                                 f"re-extract with --overwrite true or point to another folder")
@@ -244,11 +264,12 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
 
 
 def read_split(data_dir, split: str, names: list[str] | None = None, expect: dict | None = None,
-               mmap: bool = True) -> list[VideoCache]:
+               mmap: bool = True, dataset: str | None = None) -> list[VideoCache]:
     """All cached videos of ``split`` (in ``names`` order when given), validated.
 
     Every video is opened (and so checked) before the first is used; all
-    videos must share one feature dimension and one set of extraction settings.
+    videos must share one feature dimension and one set of extraction settings,
+    and, when ``dataset`` is given, come from that dataset.
     """
     split_dir = Path(data_dir) / split
     if names is None:
@@ -260,6 +281,12 @@ def read_split(data_dir, split: str, names: list[str] | None = None, expect: dic
     videos = [read_video(split_dir / n, expect=expect, mmap=mmap) for n in names]
     # The list file's order, so tables read like the report's.
     videos.sort(key=lambda v: v.meta.get("order", 0))
+    if dataset is not None:
+        other = [v for v in videos if v.dataset != dataset]
+        if other:
+            raise DataError(f"{split_dir} holds videos of dataset {other[0].dataset!r} ({other[0].path.name}), "
+                            f"but this run expects {dataset!r}; point --data_dir at that dataset's cache or set "
+                            f"--dataset {other[0].dataset}")
     dims = {v.meta["feature_dim"] for v in videos}
     if len(dims) > 1:
         raise DataError(f"{split_dir}: videos have different feature dimensions {sorted(dims)}; "
@@ -314,7 +341,8 @@ def unplanned(data_dir, plan: dict) -> list[Path]:
             if name not in plan["splits"][split]]
 
 
-def read_planned_split(data_dir, split: str, expect: dict | None = None, mmap: bool = True) -> list[VideoCache]:
+def read_planned_split(data_dir, split: str, expect: dict | None = None, mmap: bool = True,
+                       dataset: str | None = None) -> list[VideoCache]:
     """:func:`read_split` of exactly the videos ``<data_dir>/plan.json`` lists for ``split``.
 
     Training and evaluation read caches through this: a folder without the
@@ -336,4 +364,4 @@ def read_planned_split(data_dir, split: str, expect: dict | None = None, mmap: b
         raise DataError(f"{data_dir / split} holds {', '.join(p.name for p in extra)}, which {data_dir / PLAN_FILE} "
                         f"does not list for {split}: left by another plan; rerun the dataloader with "
                         f"--overwrite true, or use another folder")
-    return read_split(data_dir, split, names=list(plan["splits"][split]), expect=expect, mmap=mmap)
+    return read_split(data_dir, split, names=list(plan["splits"][split]), expect=expect, mmap=mmap, dataset=dataset)

@@ -31,14 +31,14 @@ import runpy
 import time
 from pathlib import Path
 
-from . import cache, config, synthetic
+from . import cache, config, splits, synthetic
 
 CHECKS = {
     "N_SEQUENCES": config.at_least(3),
     "FRAMES": config.at_least(8),
     "FRAME_WIDTH": config.at_least(32),
     "FRAME_HEIGHT": config.at_least(32),
-    "EXPERIMENT": config.choices(1, 2, 3),
+    "EXPERIMENT": splits.check_experiment,
     "FT_EPOCHS": config.at_least(1),
     "FT_IMG_SIZE": config.at_least(32),
     "FT_BATCH_SIZE": config.at_least(1),

@@ -30,17 +30,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import cache, config, distributed, metrics
+from . import cache, config, distributed, metrics, splits
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import DataError
 from .model import given_settings, load_for_inference
 from .reportcode import Behaviour
-from .otb import OTB, load_image
+from .otb import load_image
 from .training import checkpoint_path, select_boxes
 from .windows import frame_inputs
 
 CHECKS = {
-    "EXPERIMENT": config.choices(1, 2, 3),
+    "EXPERIMENT": splits.check_experiment,
     "EPOCHS": config.at_least(1),
     "SPLIT": config.choices("test", "eval", "train"),
     "MODE": config.choices("online", "report"),
@@ -96,7 +96,7 @@ def evaluate_video(model, video, *, seq_len: int, head: str, device, boxes=None,
     with the report's heatmap variant the report protocol scores each window's last step only.
     """
     behaviour = behaviour or Behaviour()
-    size = video.image_size
+    size = video.frame_sizes
     gt_norm = np.asarray(video.gt, dtype=np.float64)
     b = np.array(video.bbox_yolo if boxes is None else boxes, dtype=np.float32)
     if init_gt:
@@ -116,7 +116,7 @@ def evaluate_video(model, video, *, seq_len: int, head: str, device, boxes=None,
         online_n[0] = gt_norm[0]
     return {
         "online": cxcywh_norm_to_xywh(online_n, size),
-        "report": cxcywh_norm_to_xywh(report_n, size),
+        "report": cxcywh_norm_to_xywh(report_n, size[rows]),
         "report_rows": rows,
         "gt": cxcywh_norm_to_xywh(gt_norm, size),
         "yolo": cxcywh_norm_to_xywh(b, size),
@@ -155,7 +155,7 @@ def detector_offset(videos, boxes=None) -> np.ndarray | None:
 
 def offset_boxes_xywh(boxes_xywh: np.ndarray, offset: np.ndarray, size) -> np.ndarray:
     """(N, 4) ``xywh`` pixel detector boxes plus a ``cxcywh_norm`` offset; empty boxes (no
-    detection) stay empty."""
+    detection) stay empty. ``size``: (W, H) or (N, 2) per frame."""
     b = xywh_to_cxcywh_norm(np.asarray(boxes_xywh, np.float64), size)
     return cxcywh_norm_to_xywh(np.where(b[:, 2:3] > 0, b + offset, b), size)
 
@@ -246,7 +246,7 @@ def run(cfg, progress: bool = True) -> dict:
 
 def _evaluate(cfg, device, world, progress: bool) -> dict:
     ckpt_path, results_dir = resolve_paths(cfg)
-    videos = cache.read_planned_split(cfg.DATA_DIR, cfg.SPLIT)
+    videos = cache.read_planned_split(cfg.DATA_DIR, cfg.SPLIT, dataset=cfg.get("DATASET"))
     exps = {v.meta.get("experiment") for v in videos}
     if exps != {cfg.EXPERIMENT}:
         raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "
@@ -285,7 +285,7 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
     offset = training_offset(cfg, select)
     if offset is not None:
         per_variant["yolo+offset"] = {
-            v.name: metrics.sequence_metrics(offset_boxes_xywh(preds[v.name]["yolo"], offset, v.image_size),
+            v.name: metrics.sequence_metrics(offset_boxes_xywh(preds[v.name]["yolo"], offset, v.frame_sizes),
                                              preds[v.name]["gt"])
             for v in videos}
 
@@ -308,7 +308,7 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
         cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
         print_summary(result, per_variant)
         if cfg.PLOTS:
-            make_pictures(cfg, result, per_variant, preds, results_dir)
+            make_pictures(cfg, result, per_variant, preds, results_dir, videos)
     distributed.barrier()  # no rank returns before metrics.json is written
     print(f"results in {results_dir}")
     return result
@@ -362,7 +362,7 @@ def print_summary(result: dict, per_variant: dict) -> None:
         print(f"  {label:18s} AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  P@20px {m['p20']:.3f}")
 
 
-def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
+def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:
     from . import plots
 
     runs = {label: per_variant[key] for key, label in (("online", "ROLO online"),
@@ -372,11 +372,8 @@ def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
     plots.plot_success({k: c["success_curve"] for k, c in curves.items()}, results_dir / "success.png")
     plots.plot_precision({k: c["precision_curve"] for k, c in curves.items()}, results_dir / "precision.png")
     print(f"wrote {results_dir / 'success.png'} and {results_dir / 'precision.png'}")
-    if not (cfg.OTB_ROOT and Path(cfg.OTB_ROOT).is_dir()):
-        print(f"OTB_ROOT {cfg.OTB_ROOT!r} not found: no montage or videos")
-        return
     try:
-        frames = frame_paths(cfg.OTB_ROOT, cfg.STRICT_FRAMES, preds)
+        frames = frame_paths(cfg, videos, preds)
     except DataError as e:
         print(f"no montage: {e}")
         return
@@ -397,13 +394,22 @@ def make_pictures(cfg, result, per_variant, preds, results_dir) -> None:
             plots.write_video(annotated, results_dir / f"{name}.mp4", fps=25)
 
 
-def frame_paths(otb_root, strict: bool, preds: dict) -> dict:
-    """Image paths of the evaluated frames of each video, from OTB_ROOT."""
-    otb = OTB(otb_root, strict=strict)
+def frame_paths(cfg, videos, preds: dict) -> dict:
+    """Image paths of the evaluated frames of each video: OTB's under OTB_ROOT, other datasets'
+    under the folder the cache was extracted from (its ``dataset_root``), through :mod:`rolo.datasets`."""
+    from .datasets import get_dataset
+
     out = {}
-    for name, p in preds.items():
-        seq = otb[name]
-        if len(seq) != len(p["online"]):
-            raise DataError(f"{name} has {len(seq)} frames under {otb_root} but {len(p['online'])} in the cache")
-        out[name] = seq.frames
+    for v in videos:
+        if v.dataset == "otb":
+            root, split, options = cfg.OTB_ROOT, None, {"strict": cfg.STRICT_FRAMES}
+            if not (root and Path(root).is_dir()):
+                raise DataError(f"OTB_ROOT {root!r} not found")
+        else:
+            root, split, options = v.meta.get("dataset_root", ""), v.meta.get("dataset_split"), {}
+        seq = get_dataset(v.dataset, root, split, **options)[v.name]
+        n = len(preds[v.name]["online"])
+        if len(seq) != n:
+            raise DataError(f"{v.name} has {len(seq)} frames under {root} but {n} in the cache")
+        out[v.name] = seq.frames
     return out

@@ -9,23 +9,32 @@ balanced by frame count (:func:`rolo.distributed.assign_balanced`); each rank
 writes whole videos atomically, so a killed rank loses only the video it was
 on, and a rerun with any number of ranks extracts only what is missing. After
 a final barrier rank 0 checks that every planned video is there and complete.
+
+The videos come from the report's OTB list plan (:mod:`rolo.splits`), or from
+whole dataset splits (:func:`rolo.splits.dataset_sides`: DATASET/TRAIN_SPLIT
+fill ``train``, TEST_DATASET/TEST_SPLIT fill ``test``; see docs/datasets.md).
+Frames whose target is not visible are stored unlabelled in ``train``; in
+``test`` the benchmark's protocol decides (:attr:`Dataset.score_hidden`).
 """
 from __future__ import annotations
 
 import hashlib
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import cache, config, distributed, splits
 from .boxes import xywh_to_cxcywh_norm
-from .errors import DataError
-from .otb import OTB, read_list
+from .datasets import DATASETS, get_dataset
+from .datasets.base import box_present
+from .errors import ConfigError, DataError
+from .otb import read_list
 
 CHECKS = {
-    "EXPERIMENT": config.choices(1, 2, 3),
+    "EXPERIMENT": splits.check_experiment,
     "IMG_SIZE": config.multiple_of(32),  # the YOLOv8 stride
     "CONF": config.between(0.0, 1.0),
     "BATCH_SIZE": config.at_least(1),
@@ -35,7 +44,24 @@ CHECKS = {
     "LABEL_EVERY": config.at_least(1),
     "FEATURE_DTYPE": config.choices("float32", "float16"),
     "DECODE_WORKERS": config.at_least(0),
+    "DATASET": config.choices(*DATASETS),
+    "TEST_DATASET": config.choices("", *DATASETS),
 }
+
+
+@dataclass
+class Source:
+    """The opened sequences of one side of a run: the OTB list plan (``side`` None) or one dataset split."""
+    dataset: object
+    names: list
+    sequences: dict
+    side: splits.Side | None = None
+
+    def meta(self) -> dict:
+        """What ``meta.json`` records of the video's dataset."""
+        return {"dataset": self.side.dataset if self.side else "otb",
+                "dataset_split": self.side.split if self.side else None,
+                "dataset_root": str(self.dataset.root.resolve())}
 
 
 def main(script_globals, argv=None):
@@ -50,8 +76,12 @@ def _plan(cfg, plan: dict, sequences: dict) -> list[splits.VideoPlan]:
             for split in splits.SPLITS for name in plan["splits"][split]]
 
 
-def split_plan(cfg, names) -> dict:
-    """This run's :func:`rolo.splits.make_plan`, with the list file it came from."""
+def split_plan(cfg, names, sources: list[Source] | None = None) -> dict:
+    """This run's :func:`rolo.splits.make_plan`, with the list file it came from; over whole dataset
+    splits, :func:`rolo.splits.make_dataset_plan`."""
+    if sources and sources[0].side is not None:
+        return splits.make_dataset_plan(cfg.EXPERIMENT, [s.side for s in sources],
+                                        {s.side.cache_split: s.names for s in sources}, cfg.LABEL_EVERY)
     plan = splits.make_plan(cfg.EXPERIMENT, names, cfg.N_TRAIN, cfg.N_TEST, cfg.LABEL_EVERY)
     digest = hashlib.sha256(Path(cfg.LIST_FILE).read_bytes()).hexdigest()
     return dict(plan, list_file=str(cfg.LIST_FILE), list_sha256=digest)
@@ -81,35 +111,73 @@ def replan_problems(cfg, plan: dict) -> list[str]:
     return out
 
 
-def load_sequences(cfg) -> tuple[list[str], dict]:
-    """Open every listed sequence, reporting all problems at once before any model loads
-    (see :mod:`rolo.check`; with CHECK every image is decoded too)."""
+def _open(dataset, names, what: str, cfg) -> dict:
+    """Open ``names``, reporting all problems at once before any model loads (see :mod:`rolo.check`;
+    with CHECK every image is decoded too)."""
     from .check import open_sequences, problems_error
 
-    names = read_list(cfg.LIST_FILE)
-    report = open_sequences(OTB(cfg.OTB_ROOT, strict=cfg.STRICT_FRAMES), names, decode=bool(cfg.get("CHECK")))
+    report = open_sequences(dataset, names, decode=bool(cfg.get("CHECK")))
     for w in report.warnings:
         print(f"warning: {w}")
     if not report.ok:
-        raise problems_error(report, f"OTB_ROOT={cfg.OTB_ROOT} and LIST_FILE={cfg.LIST_FILE}")
+        raise problems_error(report, what)
     if cfg.get("CHECK"):
         print(f"check passed: {report.summary()}")
-    return names, report.sequences
+    return report.sequences
 
 
-def video_arrays(seq, plan: splits.VideoPlan, dets, size, feature_dtype: str = "float32") -> dict:
-    """Cut one split's arrays from a whole-video detector pass; ``size`` = (W, H).
+def load_sources(cfg) -> list[Source]:
+    """The run's sources: the OTB list plan, or one per dataset side (:func:`rolo.splits.dataset_sides`)."""
+    sides = splits.dataset_sides(cfg)
+    if sides is None:
+        names = read_list(cfg.LIST_FILE)
+        otb = get_dataset("otb", cfg.OTB_ROOT, cfg.LIST_FILE, strict=cfg.STRICT_FRAMES)
+        return [Source(otb, names, _open(otb, names, f"OTB_ROOT={cfg.OTB_ROOT} and LIST_FILE={cfg.LIST_FILE}", cfg))]
+    out = []
+    for side in sides:
+        options = {"strict": cfg.STRICT_FRAMES} if side.dataset == "otb" else {}
+        ds = get_dataset(side.dataset, side.root, side.split, **options)
+        names = ds.names()
+        what = f"dataset {side.dataset} at {side.root}" + (f", split {side.split}" if side.split else "")
+        out.append(Source(ds, names, _open(ds, names, what, cfg), side))
+    return out
+
+
+def load_sequences(cfg, sources: list[Source] | None = None) -> tuple[list[str], dict]:
+    """Names (in plan order) and opened sequences of every source of the run (:func:`load_sources`).
+    Two sides may share a video only when it is the same one (same dataset, root and split)."""
+    sources = load_sources(cfg) if sources is None else sources
+    names, sequences, origin = [], {}, {}
+    for s in sources:
+        for n in s.names:
+            if n in origin and origin[n] != s.meta():
+                raise ConfigError(f"video {n!r} is in both {origin[n]} and {s.meta()}; two datasets of one cache "
+                                  f"must not share a name")
+            if n not in origin:
+                names.append(n)
+            origin[n] = s.meta()
+            sequences[n] = s.sequences[n]
+    return names, sequences
+
+
+def video_arrays(seq, plan: splits.VideoPlan, dets, size, feature_dtype: str = "float32",
+                 score_hidden: bool = True) -> dict:
+    """Cut one split's arrays from a whole-video detector pass; ``size`` = (W, H), or (N, 2) per frame.
 
     ``feature_dtype``: "float16" halves the features on disk (they are read back as
     float32; docs/scaling.md gives its effect on AOS).
 
-    A frame whose ground truth has no area (OTB's mark of an absent target) is
-    stored unlabelled: it carries no loss, and the metrics skip it anyway.
+    A frame whose target is not visible (OTB: a box with no area; other datasets: their absence,
+    occlusion and out-of-view labels, see :mod:`rolo.datasets`) is stored unlabelled in ``train``:
+    it carries no loss. In ``test`` and ``eval`` a hidden frame that has a box stays labelled, and
+    is scored, when the benchmark's protocol scores it (``score_hidden``).
     """
     k = plan.keep
-    has_box = (seq.gt[k, 2] > 0) & (seq.gt[k, 3] > 0)
-    labelled = plan.labelled & has_box
-    gt = xywh_to_cxcywh_norm(seq.gt[k], size).astype(np.float32)
+    has_box = box_present(seq.gt[k])
+    usable = has_box if (score_hidden and plan.split != "train") else has_box & seq.visible[k]
+    labelled = plan.labelled & usable
+    size = np.asarray(size, dtype=np.float64)
+    gt = xywh_to_cxcywh_norm(seq.gt[k], size[k] if size.ndim == 2 else size).astype(np.float32)
     gt[~labelled] = np.nan
     return {
         "features": dets.features[k].astype(feature_dtype),
@@ -117,7 +185,7 @@ def video_arrays(seq, plan: splits.VideoPlan, dets, size, feature_dtype: str = "
         "gt": gt,
         "frames": np.asarray(seq.frame_numbers)[k].astype(np.int32),
         "labelled": labelled,
-        "used_in_training": plan.used_in_training & has_box,
+        "used_in_training": plan.used_in_training & usable,
         "detected": dets.detected[k],
         "conf": dets.conf[k].astype(np.float32),
         "dets": dets.topk[k].astype(np.float32),
@@ -146,10 +214,11 @@ def sequence_size(seq, sizes) -> tuple[int, int]:
 def run(cfg) -> dict:
     """Fill ``cfg.OUT_DIR``; returns counts of videos written (by this rank) and skipped."""
     with distributed.quiet_unless_main():
-        names, sequences = load_sequences(cfg)
+        sources = load_sources(cfg)
+        names, sequences = load_sequences(cfg, sources)
     if cfg.get("CHECK"):
         return {"written": 0, "skipped": 0, "checked": len(sequences)}
-    plan = split_plan(cfg, names)
+    plan = split_plan(cfg, names, sources)
     problems = replan_problems(cfg, plan)
     if problems and not cfg.OVERWRITE:
         raise DataError(f"{cfg.OUT_DIR} holds a cache planned otherwise than this run:\n  " + "\n  ".join(problems)
@@ -159,11 +228,12 @@ def run(cfg) -> dict:
     # Fails in seconds here rather than after the first video's extraction.
     device = distributed.rank_device(cfg.DEVICE)
     with distributed.session(device) as world, distributed.quiet_unless_main():
-        return _extract(cfg, names, sequences, plan, plans, device, world)
+        return _extract(cfg, names, sequences, plan, plans, device, world, sources)
 
 
-def _extract(cfg, names, sequences, plan, plans, device, world) -> dict:
-    order = {n: i for i, n in enumerate(names)}
+def _extract(cfg, names, sequences, plan, plans, device, world, sources) -> dict:
+    order = {n: i for s in sources for i, n in enumerate(s.names)}
+    source = {n: s for s in sources for n in s.names}
     settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
 
     if world.is_main:  # another rank's temporary folder is its video in progress, not stale
@@ -174,8 +244,8 @@ def _extract(cfg, names, sequences, plan, plans, device, world) -> dict:
     for p in plans:
         out = cache.video_dir(cfg.OUT_DIR, p.split, p.name)
         if cache.is_complete(out) and not cfg.OVERWRITE:
-            # A complete video made with other settings must not be mixed in silently.
-            cache.read_video(out, expect=settings)
+            # A complete video made with other settings, or of another dataset, must not be mixed in silently.
+            cache.read_video(out, expect=dict(settings, dataset=source[p.name].meta()["dataset"]))
             continue
         todo.append(p)
     skipped = len(plans) - len(todo)
@@ -189,12 +259,10 @@ def _extract(cfg, names, sequences, plan, plans, device, world) -> dict:
     if skipped:
         print(f"{skipped} videos already cached, {len(todo)} to extract")
 
-    from .extractor import YOLOv8FeatureExtractor
+    from .extractor import build_extractor
 
     cache.ensure_writable(cfg.OUT_DIR, "--out_dir")
-    extractor = YOLOv8FeatureExtractor(weights=cfg.WEIGHTS, device=device, imgsz=cfg.IMG_SIZE,
-                                       conf=cfg.CONF, top_k=cfg.TOP_K, decode_workers=cfg.get("DECODE_WORKERS", 0),
-                                       gpu_decode=cfg.get("GPU_DECODE", False))
+    extractor = build_extractor(dict(cfg, DEVICE=device))
     if world.is_main:
         for path in cache.unplanned(cfg.OUT_DIR, plan):  # only with --overwrite: refused above otherwise
             shutil.rmtree(path)
@@ -213,14 +281,19 @@ def _extract(cfg, names, sequences, plan, plans, device, world) -> dict:
             seq = sequences[name]
             dets = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name,
                                            progress=world.is_main)
-            size = sequence_size(seq, dets.sizes)
+            src = source[name]
+            varying = src.dataset.varying_sizes
+            size = np.asarray(dets.sizes) if varying else sequence_size(seq, dets.sizes)
             n_frames += len(seq)
             for p in by_video[name]:
                 meta = {"name": name, "split": p.split, "experiment": cfg.EXPERIMENT, "order": order[name],
-                        "image_size": list(size), "settings": dict(cfg), "rank": world.rank,
-                        "world_size": world.world_size}
-                cache.write_video(cache.video_dir(cfg.OUT_DIR, p.split, name),
-                                  video_arrays(seq, p, dets, size, cfg.get("FEATURE_DTYPE", "float32")), meta)
+                        "image_size": [int(v) for v in (size[0] if varying else size)], "settings": dict(cfg),
+                        "rank": world.rank, "world_size": world.world_size, **src.meta()}
+                if varying and (size != size[0]).any():
+                    meta["frame_sizes"] = size[p.keep].tolist()
+                arrays = video_arrays(seq, p, dets, size, cfg.get("FEATURE_DTYPE", "float32"),
+                                      src.dataset.score_hidden)
+                cache.write_video(cache.video_dir(cfg.OUT_DIR, p.split, name), arrays, meta)
                 written += 1
     finally:
         extractor.close()

@@ -538,3 +538,22 @@ class YOLOv8FeatureExtractor:
                     for f in futures:
                         f.cancel()
         return Detections.concat(parts)
+
+
+#: Detector name -> extractor class. A class takes ``(weights, device=, imgsz=, conf=, top_k=)`` and gives
+#: ``feature_dim``, ``detect_batch(images_bgr) -> Detections`` and ``extract_paths(paths, batch_size, desc)``;
+#: a new detector is one such class and one line here.
+EXTRACTORS = {"yolov8": YOLOv8FeatureExtractor}
+
+
+def build_extractor(settings):
+    """The extractor that ``settings`` (a script's constants: DETECTOR, default ``"yolov8"``, WEIGHTS,
+    DEVICE, IMG_SIZE, CONF, TOP_K, DECODE_WORKERS, GPU_DECODE) names; the one builder of
+    extraction and the tracker."""
+    name = settings.get("DETECTOR", "yolov8")
+    if name not in EXTRACTORS:
+        raise ConfigError(f"--detector: {name!r} is not allowed; choose one of {', '.join(map(repr, EXTRACTORS))}")
+    return EXTRACTORS[name](settings["WEIGHTS"], device=settings.get("DEVICE", "auto"),
+                            imgsz=settings.get("IMG_SIZE", 640), conf=settings.get("CONF", 0.25),
+                            top_k=settings.get("TOP_K", 10), decode_workers=settings.get("DECODE_WORKERS", 0),
+                            gpu_decode=settings.get("GPU_DECODE", False))

@@ -31,7 +31,7 @@ from .evaluation import check_extraction, online_from_windows, predict_windows
 from .heatmap import grid_to_box_cxcywh_norm, heatmap_probs, overlay_heatmap
 from .model import load_for_inference
 from .reportcode import Behaviour
-from .otb import OTB, load_image
+from .otb import load_image
 from .training import resolve_device, select_boxes
 from .windows import frame_inputs
 
@@ -91,8 +91,15 @@ def frame_rows(video, start: int, count: int) -> np.ndarray:
 
 
 def image_paths(otb_root, strict: bool, video) -> list[Path]:
-    """The image of every cached row of ``video``, matched by OTB frame number."""
-    seq = OTB(otb_root, strict=strict)[video.name]
+    """The image of every cached row of ``video``, matched by its dataset's frame number (OTB's
+    under ``otb_root``; another dataset's under the folder the cache was extracted from)."""
+    from .datasets import get_dataset
+
+    if video.dataset == "otb":
+        seq = get_dataset("otb", otb_root, strict=strict)[video.name]
+    else:
+        otb_root = video.meta.get("dataset_root", "")
+        seq = get_dataset(video.dataset, otb_root, video.meta.get("dataset_split"))[video.name]
     numbers = np.asarray(seq.frame_numbers)
     wanted = np.asarray(video.frames)
     pos = np.searchsorted(numbers, wanted)

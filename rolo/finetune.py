@@ -73,7 +73,7 @@ MANIFEST = "manifest.json"
 JPEG_QUALITY = 95
 
 CHECKS = {
-    "EXPERIMENT": config.choices(1, 2, 3),
+    "EXPERIMENT": splits.check_experiment,
     "EPOCHS": config.at_least(1),
     "IMG_SIZE": config.at_least(32),
     "BATCH_SIZE": config.at_least(1),

@@ -321,7 +321,8 @@ def compare_rules_simulated(otb_root, names: Sequence[str] | None = None, *, str
     sub-folder with a ``groundtruth_rect.txt``. ``detector`` goes to
     :func:`simulated_dets`. Seeded: same arguments, same numbers.
     """
-    from .otb import OTB, parse_groundtruth, read_list
+    from .datasets import get_dataset
+    from .otb import parse_groundtruth, read_list
 
     root = Path(otb_root)
     if names is None and (root / "list.txt").is_file():
@@ -330,7 +331,7 @@ def compare_rules_simulated(otb_root, names: Sequence[str] | None = None, *, str
         names = sorted(p.name for p in root.iterdir() if (p / "groundtruth_rect.txt").is_file())
     if not names:
         raise DataError(f"no sequences found under {root}")
-    otb = OTB(root, strict=strict)
+    otb = get_dataset("otb", root, strict=strict)
     videos = []
     for i, name in enumerate(names):
         seq = otb[name]

@@ -17,6 +17,13 @@ held-out score over the other frames.
 :func:`make_plan` records the whole split plan as data; the dataloader saves
 it beside the cache (``plan.json``, see :mod:`rolo.cache`) and every later
 stage reads exactly the videos it lists.
+
+Beyond the report, the same experiments run on any registered dataset
+(:mod:`rolo.datasets`): :func:`dataset_sides` reads the dataloader's
+DATASET / TRAIN_SPLIT / TEST_DATASET / TEST_SPLIT constants, and a dataset's
+whole split becomes the cache's ``train`` or ``test`` split
+(:func:`make_dataset_plan`), every video planned by :func:`plan_video`
+(experiments 2 and 3 thin the training frames or labels as above).
 """
 from __future__ import annotations
 
@@ -24,9 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import config
 from .errors import ConfigError
 
 SPLITS = ("train", "test", "eval")
+#: The report's three experiments; every script's EXPERIMENT constant is checked against them here.
+EXPERIMENTS = (1, 2, 3)
+check_experiment = config.choices(*EXPERIMENTS)
+#: TRAIN_SPLIT of a dataset with one split (UAV123, NfS, OTB-100).
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,7 @@ def training_label_frames(n_frames: int, experiment: int, label_every: int) -> n
 
 def video_names(experiment: int, names: list[str], n_train: int, n_test: int) -> dict[str, list[str]]:
     """Video names per split. ``names`` is the list file's order."""
-    if experiment not in (1, 2, 3):
-        raise ConfigError(f"--experiment: {experiment!r} is not allowed; choose one of 1, 2, 3")
+    check_experiment("--experiment", experiment)
     main = n_train + n_test
     if len(names) < main:
         raise ConfigError(f"the list has {len(names)} names but N_TRAIN + N_TEST = {main}")
@@ -80,7 +92,7 @@ def plan_video(experiment: int, split: str, name: str, n_frames: int, label_ever
 
 
 #: What decides which video holds which frames and labels: two caches planned with different values differ.
-PLAN_KEYS = ("experiment", "n_train", "n_test", "label_every", "splits")
+PLAN_KEYS = ("experiment", "n_train", "n_test", "label_every", "sides", "splits")
 
 
 def make_plan(experiment: int, names: list[str], n_train: int, n_test: int, label_every: int) -> dict:
@@ -90,7 +102,49 @@ def make_plan(experiment: int, names: list[str], n_train: int, n_test: int, labe
     """
     return {"experiment": experiment, "n_train": n_train, "n_test": n_test,
             "label_every": label_every if experiment in (2, 3) else None,
-            "splits": video_names(experiment, list(names), n_train, n_test)}
+            "sides": None, "splits": video_names(experiment, list(names), n_train, n_test)}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One dataset split that fills one split of the cache (``cache_split``)."""
+    cache_split: str
+    dataset: str
+    root: str
+    split: str | None
+
+
+def dataset_sides(cfg) -> list[Side] | None:
+    """The cache splits a dataloader run fills from whole dataset splits, or None for the report's
+    OTB list plan (DATASET "otb", no TRAIN_SPLIT, no TEST_DATASET: experiments 1-3 over LIST_FILE).
+
+    TRAIN_SPLIT of DATASET (under DATASET_ROOT, default OTB_ROOT) becomes ``train`` (``"all"``: a
+    dataset's only split, UAV123's or NfS's); TEST_SPLIT of TEST_DATASET (under TEST_ROOT, default
+    OTB_ROOT) becomes ``test``. For OTB a split is a list file.
+    """
+    dataset, train_split = cfg.get("DATASET", "otb"), cfg.get("TRAIN_SPLIT", "")
+    test_dataset = cfg.get("TEST_DATASET", "")
+    if dataset == "otb" and not train_split and not test_dataset:
+        return None
+    sides = []
+    if train_split:
+        split = None if train_split == ALL else train_split
+        sides.append(Side("train", dataset, cfg.get("DATASET_ROOT") or cfg.OTB_ROOT, split))
+    if test_dataset:
+        sides.append(Side("test", test_dataset, cfg.get("TEST_ROOT") or cfg.OTB_ROOT, cfg.get("TEST_SPLIT") or None))
+    if not sides:
+        raise ConfigError(f"--dataset {dataset}: give --train_split (the split that trains) and/or --test_dataset "
+                          f"(the benchmark to test on); only OTB has the report's list plan")
+    return sides
+
+
+def make_dataset_plan(experiment: int, sides: list[Side], names: dict, label_every: int) -> dict:
+    """:func:`make_plan`'s record for a run over whole dataset splits: ``names`` maps each side's
+    cache split to its sequence names; N_TRAIN and N_TEST do not apply."""
+    return {"experiment": experiment, "n_train": None, "n_test": None,
+            "label_every": label_every if experiment in (2, 3) else None,
+            "sides": [{"cache_split": s.cache_split, "dataset": s.dataset, "split": s.split} for s in sides],
+            "splits": {split: list(names.get(split, [])) for split in SPLITS}}
 
 
 def plan_differences(old: dict, new: dict) -> list[str]:

@@ -42,7 +42,8 @@ from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import ConfigError, DataError
 from .evaluation import decode, write_otb_result
 from .model import DEFAULT_SEQ_LEN, given_settings, load_for_inference
-from .otb import IMAGE_EXTS, OTB, list_images, load_image
+from .datasets import get_dataset
+from .otb import IMAGE_EXTS, list_images, load_image
 from .reportcode import NO_DETECTION_BOX, Behaviour
 from .select import RULES, check_rule, choose_target, valid_box_cxcywh_norm
 from .windows import lstm_inputs
@@ -129,14 +130,14 @@ class RoloTracker:
         given that the checkpoint records otherwise raises :class:`ConfigError` naming both.
         A plain state dict records none of them: then yolov8s.pt, 640 and 0.25, as the report.
         """
-        from .extractor import YOLOv8FeatureExtractor
+        from .extractor import build_extractor
 
         given = {"WEIGHTS": weights, "IMG_SIZE": imgsz, "CONF": conf, "SELECT": None if select == "auto" else select}
         inference = load_for_inference(checkpoint, {k: v for k, v in given.items() if v is not None})
         s = {**PLAIN_STATE_DICT_EXTRACTION, **inference.settings}
         check_rule(s["SELECT"])
-        extractor = YOLOv8FeatureExtractor(s["WEIGHTS"], device=device, imgsz=s["IMG_SIZE"], conf=s["CONF"],
-                                           top_k=top_k)
+        extractor = build_extractor({"WEIGHTS": s["WEIGHTS"], "DEVICE": device, "IMG_SIZE": s["IMG_SIZE"],
+                                     "CONF": s["CONF"], "TOP_K": top_k})
         model = inference.model
         if extractor.feature_dim != model.feature_dim:
             raise DataError(f"checkpoint {checkpoint} expects {model.feature_dim}-d features, but WEIGHTS "
@@ -312,7 +313,7 @@ def _otb_source(seq) -> Source:
 
 def _folder_source(path: Path, strict: bool) -> Source:
     if (path / "img").is_dir():  # an OTB sequence folder: its ground truth comes along
-        return _otb_source(OTB(path.parent, strict=strict)[path.name])
+        return _otb_source(get_dataset("otb", path.parent, strict=strict)[path.name])
     frames = list_images(path)
     if not frames:
         raise DataError(f"--source {path}: the folder holds no images ({', '.join(IMAGE_EXTS)})")
@@ -336,7 +337,7 @@ def open_source(source, otb_root="OTB100", strict: bool = True) -> Source:
     if "/" in text or os.sep in text or path.suffix:
         raise DataError(f"--source {text}: no such file or folder")
     try:
-        seq = OTB(otb_root, strict=strict)[text]
+        seq = get_dataset("otb", otb_root, strict=strict)[text]
     except DataError as e:
         raise DataError(f"--source {text!r} is not a file, a folder or a webcam index, and not an OTB sequence "
                         f"under --otb_root {otb_root}: {e}") from None

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import cache, config, distributed
+from . import cache, config, distributed, splits
 from .device import resolve_device  # noqa: F401  (re-exported: rolo.training.resolve_device)
 from .errors import DataError
 from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
@@ -28,7 +28,7 @@ from .reportcode import SWITCHES, Behaviour
 from .windows import make_store
 
 CHECKS = {
-    "EXPERIMENT": config.choices(1, 2, 3),
+    "EXPERIMENT": splits.check_experiment,
     "EPOCHS": config.at_least(1),
     "SEQ_LEN": config.at_least(1),
     "BATCH_SIZE": config.at_least(1),
@@ -66,7 +66,7 @@ def masked_loss(out, y, m, head: str) -> torch.Tensor:
 
 
 def load_training_videos(cfg):
-    videos = cache.read_planned_split(cfg.DATA_DIR, "train")
+    videos = cache.read_planned_split(cfg.DATA_DIR, "train", dataset=cfg.get("DATASET"))
     exps = {v.meta.get("experiment") for v in videos}
     if exps != {cfg.EXPERIMENT}:
         raise DataError(f"{cfg.DATA_DIR}/train was extracted for experiment {sorted(exps)}, "

@@ -165,3 +165,27 @@ def test_synthetic_splits(tmp_path):
     assert get_dataset("synthetic", tmp_path, "test").names() == ["Syn05"]
     seqs = open_dataset("synthetic", tmp_path, "train")
     assert [s.name for s in seqs] == ["Syn01", "Syn02", "Syn03", "Syn04"] and seqs[0].attributes
+
+
+def test_check_dataset_reports_every_problem_at_once(repo_root, tmp_path, capsys):
+    import runpy
+
+    from rolo import check
+
+    make_got10k(tmp_path)
+    d = tmp_path / "val"
+    (d / "GOT-10k_Val_000001" / "cover.label").unlink()
+    (d / "GOT-10k_Val_000136" / "00000003.jpg").write_bytes(b"")
+    with open(d / "list.txt", "a") as f:
+        f.write("GOT-10k_Val_000999\n")
+    g = runpy.run_path(str(repo_root / "check_dataset.py"), run_name="rolo_test")
+    with pytest.raises(DataError, match=r"3 problem\(s\) with --dataset got10k"):
+        check.dataset_main(g, ["--dataset", "got10k", "--root", str(tmp_path), "--split", "val"])
+    out = capsys.readouterr().out
+    assert "label file not found: " in out and "cover.label" in out
+    assert "image is empty (0 bytes)" in out and "00000003.jpg" in out
+    assert "GOT-10k sequence folder not found" in out and "GOT-10k_Val_000999" in out
+    make_lasot(tmp_path / "lasot")
+    report = check.check_dataset("lasot", tmp_path / "lasot", "test", progress=False)
+    assert report.ok and any("279 of the 280 videos" in w for w in report.warnings)
+    assert any("not visible" in w for w in report.warnings)

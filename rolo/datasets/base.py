@@ -214,6 +214,11 @@ class Dataset:
     splits: tuple = (None,)
     layout = ""
     root_hint = ""
+    #: Frames of one video may differ in size: boxes are normalised by each frame's own.
+    varying_sizes = False
+    #: The benchmark scores frames whose target is hidden but annotated (OTB, LaSOT, TrackingNet,
+    #: UAV123, NfS: every frame with a box); False: only visible frames (GOT-10k).
+    score_hidden = True
 
     def __init__(self, root, split=None):
         split = split or None

@@ -41,6 +41,9 @@ class GOT10k(Dataset):
     name = "got10k"
     title = "GOT-10k"
     splits = ("train", "val", "test")
+    varying_sizes = True
+    # Huang et al. (TPAMI 2019) section 5 and the toolkit's report(): only frames with cover > 0 count.
+    score_hidden = False
     layout = "<split>/list.txt, <split>/<seq>/00000001.jpg, groundtruth.txt, absence.label, cover.label"
     root_hint = "the folder holding train/, val/ and test/"
 
