@@ -252,6 +252,7 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
     d = arrays["features"].shape[1] if arrays["features"].ndim == 2 else None
     if d != meta.get("feature_dim"):
         raise DataError(f"cache {path}: features.npy has dimension {d}, meta.json says {meta.get('feature_dim')}")
+    check_finite(path, arrays)
     if expect:
         settings = meta.get("settings", {})
         for key, want in expect.items():
@@ -261,6 +262,43 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
                 raise DataError(f"cache {path} was made with {key}={have!r}, this run needs {want!r}; "
                                 f"re-extract with --overwrite true or point to another folder")
     return VideoCache(path=path, meta=meta, arrays=arrays)
+
+
+#: Arrays that must hold numbers only; ``gt`` may also hold NaN, on the frames without a label.
+FINITE_ARRAYS = ("features", "bbox_yolo", "conf", "dets")
+#: Rows checked at a time, so that a memory-mapped cache is not read into memory whole.
+_CHECK_ROWS = 1 << 15
+
+
+def _bad_rows(a, allowed_nan=None) -> np.ndarray:
+    """Indices of the rows of ``a`` holding inf, or NaN outside the rows ``allowed_nan`` marks."""
+    bad = []
+    for i in range(0, len(a), _CHECK_ROWS):
+        chunk = np.asarray(a[i:i + _CHECK_ROWS])
+        if not np.issubdtype(chunk.dtype, np.floating):
+            break
+        rows = chunk.reshape(len(chunk), -1)
+        nan, inf = np.isnan(rows).any(1), np.isinf(rows).any(1)
+        if allowed_nan is not None:
+            nan &= ~np.asarray(allowed_nan[i:i + _CHECK_ROWS], bool)
+        bad.append(np.flatnonzero(nan | inf) + i)
+    return np.concatenate(bad) if bad else np.empty(0, np.int64)
+
+
+def check_finite(path, arrays: dict) -> None:
+    """Refuse NaN or inf in a cached video (a NaN trains to NaN weights and scores 0, silently).
+
+    ``gt`` holds NaN on purpose on the frames this split has no label for (``labelled`` False);
+    anywhere else a non-finite number is a :class:`DataError` naming the file and the frames.
+    """
+    for k in (*FINITE_ARRAYS, "gt"):
+        rows = _bad_rows(arrays[k], ~np.asarray(arrays["labelled"], bool) if k == "gt" else None)
+        if len(rows):
+            images = np.asarray(arrays["frames"])[rows[:5]]
+            where = ", ".join(str(int(i)) for i in images) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+            what = "NaN or inf on labelled frames" if k == "gt" else "NaN or inf"
+            raise DataError(f"cache file {Path(path) / (k + '.npy')} holds {what} (images {where}); re-extract "
+                            f"the video with --overwrite true")
 
 
 def read_split(data_dir, split: str, names: list[str] | None = None, expect: dict | None = None,

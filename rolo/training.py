@@ -14,6 +14,7 @@ float rounding). Rank 0 alone prints and writes checkpoints.
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -200,13 +201,14 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
     model = ROLO(feature_dim, cfg.HIDDEN, cfg.HEAD, cfg.INPUTS, cfg.RESIDUAL).to(device)
     opt = make_optimizer(model, cfg.LR)
     net, shard = model, (world.rank, world.world_size)
-    history, start = [], 0
+    history, start, saved = [], 0, None
     if cfg.RESUME and last.is_file():
         state = load_checkpoint(last, map_location=device)
         _check_resumable(state, cfg, feature_dim, last, extraction)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, start = list(state["loss_history"]), int(state["epoch"])
+        saved = start
         print(f"resuming from {last} at epoch {start}/{cfg.EPOCHS}"
               + (f" (saved by {state['world_size']} ranks)" if state.get("world_size", 1) != world.world_size else ""))
     elif cfg.RESUME:
@@ -226,11 +228,15 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
         perm = torch.randperm(n, generator=g).to(device)
         epoch_loss = train_epoch(net, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
                                  desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", shard=shard).item()
+        if not all(distributed.all_gather_objects(math.isfinite(epoch_loss))):  # every rank stops together
+            raise DataError(nonfinite_loss_message(epoch_loss, epoch + 1, last, saved))
         history.append(epoch_loss)
         print(f"epoch {epoch + 1:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  ({time.perf_counter() - t0:.1f}s)")
         done = epoch + 1
-        if (done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS) and world.is_main:
-            save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction, world), last)
+        if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
+            if world.is_main:
+                save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction, world), last)
+            saved = done
         if on_epoch is not None:
             on_epoch(done, model)
     if world.is_main:
@@ -238,6 +244,15 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
     distributed.barrier()  # no rank returns a path that rank 0 has not written yet
     print(f"saved {final}")
     return final
+
+
+def nonfinite_loss_message(loss: float, epoch: int, last: Path, saved: int | None) -> str:
+    """Why training stopped at a NaN or infinite loss, and what is still good."""
+    kept = (f"{last} still holds epoch {saved}, the last good state (--resume true continues from it)"
+            if saved is not None else "no checkpoint was saved before it")
+    return (f"the training loss became {loss} in epoch {epoch}: the weights are no longer numbers, so training "
+            f"stopped without saving them; {kept}. Try a lower --lr; the cache itself was checked for NaN and inf "
+            f"when it was read")
 
 
 def _state(model, opt, cfg, feature_dim, history, epoch, extraction, world=None) -> dict:

@@ -531,8 +531,22 @@ def _other_dim(d):
     cache.write_video(d, a, meta)
 
 
+def _set_values(name, rows, value):
+    def damage(d):
+        a = np.load(d / name)
+        a[rows, 0] = value
+        np.save(d / name, a)
+    return damage
+
+
 #: kind -> (damage(video folder), message pattern); the damaged video is the split's second.
 CACHE_DAMAGE = {
+    "NaN in features": (_set_values("features.npy", [3], np.nan), r"{v}/features\.npy holds NaN or inf \(images 4\)"),
+    "inf in detector boxes": (_set_values("bbox_yolo.npy", [0, 9], np.inf),
+                              r"{v}/bbox_yolo\.npy holds NaN or inf \(images 1, 10\)"),
+    "NaN in ground truth": (_set_values("gt.npy", [4], np.nan), r"{v}/gt\.npy holds NaN or inf on labelled frames"),
+    "inf in confidences": (lambda d: np.save(d / "conf.npy", np.full(40, np.inf, np.float32)),
+                           r"{v}/conf\.npy holds NaN or inf \(images 1, 2, 3, 4, 5 and 35 more\)"),
     "truncated .npy": (_truncate_npy("features.npy"), r"damaged .*/{v}/features\.npy"),
     "truncated .npy header": (_truncate_npy("gt.npy", keep=30), r"damaged .*/{v}/gt\.npy"),
     "object array in .npy": (lambda d: np.save(d / "conf.npy", np.array([None] * 40), allow_pickle=True),

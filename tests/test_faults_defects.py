@@ -27,6 +27,7 @@ from rolo.extraction import sequence_size
 from rolo.model import ROLO, load_checkpoint, save_atomic
 from rolo.otb import OTB, list_images, read_list
 from rolo.splits import SPLITS
+from rolo.windows import make_store
 from rolo.synthetic_cache import write_synthetic_cache
 from test_faults import (assert_clean_error, call, dataloader_args, eval_config, files_under, make_otb,  # noqa: F401
                          no_model, train_config, write_frame)
@@ -301,3 +302,25 @@ def test_help_warns_that_a_weights_file_runs_code(monkeypatch, capsys, script):
     assert code == 0
     line = next(x for x in out.splitlines() if x.strip().startswith("--weights "))
     assert re.search(r"\.pt \(?(can )?runs? code.*trusted only", line), line
+
+
+# ---- 5. a non-finite loss -----------------------------------------------------------------------
+
+def test_nonfinite_loss_stops_training_and_keeps_the_last_good_checkpoint(exp1_cache, tmp_path, monkeypatch):
+    """NaN in a cache is refused when read (test_faults.CACHE_DAMAGE); a loss can still diverge (fp16, a huge LR)."""
+    real_loss, steps = training.masked_loss, []
+
+    def diverges_in_epoch_3(out, *args, **kwargs):
+        steps.append(1)
+        loss = real_loss(out, *args, **kwargs)
+        return loss * float("nan") if len(steps) > 2 * steps_per_epoch else loss
+
+    cfg = train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "4", "--save_every", "1", "--batch_size", "8")
+    steps_per_epoch = -(-len(make_store(cache.read_planned_split(exp1_cache, "train"), cfg.SEQ_LEN)) // 8)
+    monkeypatch.setattr(training, "masked_loss", diverges_in_epoch_3)
+    with pytest.raises(DataError, match=r"the training loss became nan in epoch 3: .* stopped without saving them; "
+                                        r".*rolo_lstm_exp1_4\.last\.pth still holds epoch 2, the last good state"):
+        training.run(cfg, progress=False)
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["rolo_lstm_exp1_4.last.pth"]
+    state = load_checkpoint(tmp_path / "ckpt" / "rolo_lstm_exp1_4.last.pth")
+    assert state["epoch"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
