@@ -9,7 +9,9 @@ OTB-format result files and plots.
     python evaluation.py --help                                   # list every constant
 
 The printed table shows online, held-out, report-protocol and raw-YOLO AOS
-side by side; README "Reading the output" explains each column.
+side by side; README "Reading the output" explains each column. A run replaces
+its RESULTS_DIR whole (results/<checkpoint name>_<split> with --checkpoint), so
+no file of an earlier run stays beside its own.
 """
 EXPERIMENT = 3                     # experiment of the checkpoint and cache (1, 2 or 3)
 EPOCHS = 100                       # picks checkpoints/rolo_lstm_exp{EXPERIMENT}_{EPOCHS}.pth and the report column
@@ -24,7 +26,7 @@ REPORT_CODE = False                # the report's code (docs/reproduction.md); u
 PROTOCOL = "all"                   # "all" frames, or "held-out": frames whose label was not trained on
 INIT_GT = False                    # OPE-style: frame 1's box is the ground truth (input and output)
 HEATMAP_THRESHOLD = 0.5            # heatmap head: region kept around the peak, as a fraction of the peak
-RESULTS_DIR = ""                   # output folder; empty = results/exp{E}_{EPOCHS}_{SPLIT}
+RESULTS_DIR = ""                   # output folder (a run replaces it whole); empty = results/exp{E}_{EPOCHS}_{SPLIT}
 OTB_ROOT = "OTB100"                # frames for the montage and videos (skipped when absent)
 STRICT_FRAMES = True               # as in the dataloaders
 PLOTS = True                       # write success/precision plots and the montage

@@ -24,6 +24,9 @@ for very long videos), with one device-to-host transfer per chunk.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -191,9 +194,40 @@ def main(script_globals, argv=None):
 def resolve_paths(cfg) -> tuple[Path, Path]:
     ckpt = Path(cfg.CHECKPOINT) if cfg.CHECKPOINT else checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT,
                                                                            cfg.EPOCHS, cfg.HEAD)
+    # Named after the checkpoint, so that evaluating another one never replaces these results.
     results = Path(cfg.RESULTS_DIR) if cfg.RESULTS_DIR else Path("results") / (
+        f"{ckpt.stem}_{cfg.SPLIT}" if cfg.CHECKPOINT else
         f"exp{cfg.EXPERIMENT}_{cfg.EPOCHS}_{cfg.SPLIT}" + ("_heatmap" if cfg.HEAD == "heatmap" else ""))
     return ckpt, results
+
+
+def stage_results_dir(results_dir: Path) -> Path:
+    """An empty folder ``<parent>/.tmp-<name>-<id>/<name>`` for this run's results; :func:`publish_results_dir`
+    then swaps it in for ``results_dir``.
+
+    A run owns its results folder: an earlier run's ``<Seq>.txt`` files must not stay beside this
+    run's, where an OTB toolkit would read a mix. A folder that holds files but no ``metrics.json``
+    was not written by an evaluation, and is refused rather than replaced.
+    """
+    if results_dir.is_dir() and any(results_dir.iterdir()) and not (results_dir / "metrics.json").is_file():
+        raise DataError(f"RESULTS_DIR {results_dir} holds files that no evaluation wrote (it has no metrics.json); "
+                        f"a run replaces its whole results folder, so give an empty or new one (--results_dir)")
+    stage = results_dir.parent / f".tmp-{results_dir.name}-{uuid.uuid4().hex[:8]}" / results_dir.name
+    try:
+        stage.mkdir(parents=True)
+    except OSError as e:
+        raise DataError(f"cannot create RESULTS_DIR {results_dir}: {e.strerror or e}") from None
+    return stage
+
+
+def publish_results_dir(stage: Path, results_dir: Path) -> None:
+    """Replace ``results_dir`` (and every file an earlier run left there) by the complete ``stage``."""
+    try:
+        if results_dir.exists():
+            os.replace(results_dir, stage.parent / "previous")
+        os.replace(stage, results_dir)
+    except OSError as e:
+        raise DataError(f"cannot replace RESULTS_DIR {results_dir}: {e.strerror or e}") from None
 
 
 def load_inference(ckpt_path, cfg, video, device):
@@ -260,57 +294,62 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
     ckpt_path, results_dir = resolve_paths(cfg)
     print(f"checkpoint {ckpt_path}: head {cfg.HEAD}, SEQ_LEN {seq_len}, SELECT {select}; {behaviour.describe()}")
     boxes = select_boxes(videos, select) or [None] * len(videos)
+    # Every rank writes its videos' files into the folder rank 0 stages.
+    final_dir, results_dir = results_dir, distributed.broadcast_object(
+        stage_results_dir(results_dir) if world.is_main else None)
     try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create RESULTS_DIR {results_dir}: {e.strerror or e}") from None
+        done = {}
+        mine = distributed.my_share(list(range(len(videos))), [len(v) for v in videos], world)
+        for i in tqdm(mine, desc="evaluating", disable=not progress):
+            video = videos[i]
+            p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=boxes[i],
+                               init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
+            done[video.name] = (p, score_video(p))
+            write_otb_result(results_dir / f"{video.name}.txt", p["online"])
+        for part in distributed.all_gather_objects(done):
+            done.update(part)
+        per_variant: dict[str, dict] = {}
+        preds = {}
+        for video in videos:  # the split's order, whichever rank scored each video
+            preds[video.name], scores = done[video.name]
+            for name, m in scores.items():
+                per_variant.setdefault(name, {})[video.name] = m
 
-    done = {}
-    mine = distributed.my_share(list(range(len(videos))), [len(v) for v in videos], world)
-    for i in tqdm(mine, desc="evaluating", disable=not progress):
-        video = videos[i]
-        p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=boxes[i],
-                           init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
-        done[video.name] = (p, score_video(p))
-        write_otb_result(results_dir / f"{video.name}.txt", p["online"])
-    for part in distributed.all_gather_objects(done):
-        done.update(part)
-    per_variant: dict[str, dict] = {}
-    preds = {}
-    for video in videos:  # the split's order, whichever rank scored each video
-        preds[video.name], scores = done[video.name]
-        for name, m in scores.items():
-            per_variant.setdefault(name, {})[video.name] = m
+        offset = training_offset(cfg, select)
+        if offset is not None:
+            per_variant["yolo+offset"] = {
+                v.name: metrics.sequence_metrics(offset_boxes_xywh(preds[v.name]["yolo"], offset, v.frame_sizes),
+                                                 preds[v.name]["gt"])
+                for v in videos}
 
-    offset = training_offset(cfg, select)
-    if offset is not None:
-        per_variant["yolo+offset"] = {
-            v.name: metrics.sequence_metrics(offset_boxes_xywh(preds[v.name]["yolo"], offset, v.frame_sizes),
-                                             preds[v.name]["gt"])
-            for v in videos}
-
-    primary = variant_name(cfg.MODE, cfg.PROTOCOL)
-    if primary not in per_variant:
-        raise DataError(f"--protocol held-out: no frame of split {cfg.SPLIT!r} in {cfg.DATA_DIR} was used in "
-                        f"training, so held-out equals all; use --protocol all")
-    result = {
-        "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
-        "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
-        "head": cfg.HEAD, "select": select, "seq_len": seq_len, "report_code": behaviour.describe(),
-        "world_size": world.world_size,
-        "yolo_offset_cxcywh_norm": None if offset is None else [float(v) for v in offset],
-        "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
-        "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
-                     for name, vids in per_variant.items()},
-    }
-    if world.is_main:
-        cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
-        cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
-        print_summary(result, per_variant)
-        if cfg.PLOTS:
-            make_pictures(cfg, result, per_variant, preds, results_dir, videos)
-    distributed.barrier()  # no rank returns before metrics.json is written
-    print(f"results in {results_dir}")
+        primary = variant_name(cfg.MODE, cfg.PROTOCOL)
+        if primary not in per_variant:
+            raise DataError(f"--protocol held-out: no frame of split {cfg.SPLIT!r} in {cfg.DATA_DIR} was used in "
+                            f"training, so held-out equals all; use --protocol all")
+        result = {
+            "settings": dict(cfg), "checkpoint": str(ckpt_path), "experiment": cfg.EXPERIMENT, "epochs": cfg.EPOCHS,
+            "split": cfg.SPLIT, "mode": cfg.MODE, "protocol": cfg.PROTOCOL, "init_gt": cfg.INIT_GT,
+            "head": cfg.HEAD, "select": select, "seq_len": seq_len, "report_code": behaviour.describe(),
+            "world_size": world.world_size,
+            "yolo_offset_cxcywh_norm": None if offset is None else [float(v) for v in offset],
+            "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
+            "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
+                         for name, vids in per_variant.items()},
+        }
+        if world.is_main:
+            cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
+            cache.write_text_atomic(results_dir / "metrics.csv", metrics_csv(result))
+            print_summary(result, per_variant)
+            if cfg.PLOTS:
+                make_pictures(cfg, result, per_variant, preds, results_dir, videos)
+        distributed.barrier()  # every rank's files are in the staging folder
+        if world.is_main:
+            publish_results_dir(results_dir, final_dir)
+    finally:
+        if world.is_main:
+            shutil.rmtree(results_dir.parent, ignore_errors=True)
+    distributed.barrier()  # no rank returns before the results folder is in place
+    print(f"results in {final_dir}")
     return result
 
 
@@ -371,7 +410,7 @@ def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:
     curves = {label: metrics.summarize(v)["mean"] for label, v in runs.items()}
     plots.plot_success({k: c["success_curve"] for k, c in curves.items()}, results_dir / "success.png")
     plots.plot_precision({k: c["precision_curve"] for k, c in curves.items()}, results_dir / "precision.png")
-    print(f"wrote {results_dir / 'success.png'} and {results_dir / 'precision.png'}")
+    print("wrote success.png and precision.png")
     try:
         frames = frame_paths(cfg, videos, preds)
     except DataError as e:
@@ -384,7 +423,7 @@ def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:
         img = plots.draw_boxes(load_image(frames[name][i]), p["gt"][i], p["online"][i], frame_number=i + 1)
         items.append((f"{name} AOS {result['videos'][name]['aos']:.2f}", img))
     plots.montage(items, results_dir / "montage.png", cols=min(4, len(items)))
-    print(f"wrote {results_dir / 'montage.png'} (middle frame of each video, lowest AOS first; "
+    print(f"wrote montage.png (middle frame of each video, lowest AOS first; "
           f"ground truth green, prediction red)")
     if cfg.VIDEOS:
         for name in tqdm(order, desc="videos"):

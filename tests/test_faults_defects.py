@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from rolo import cache, evaluation, extractor, training
+from rolo import cache, config, evaluation, extractor, training
 from rolo.errors import DataError
 from rolo.extraction import sequence_size
 from rolo.model import ROLO, load_checkpoint, save_atomic
@@ -324,3 +324,37 @@ def test_nonfinite_loss_stops_training_and_keeps_the_last_good_checkpoint(exp1_c
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["rolo_lstm_exp1_4.last.pth"]
     state = load_checkpoint(tmp_path / "ckpt" / "rolo_lstm_exp1_4.last.pth")
     assert state["epoch"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+# ---- 7. a reused results folder ---------------------------------------------------------------
+
+def test_a_run_owns_its_results_folder(exp1_cache, tmp_path):
+    ckpt = training.run(train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "1"), progress=False)
+    results = tmp_path / "results"
+    evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1"), progress=False)
+    assert sorted(p.name for p in results.iterdir()) == ["Syn03.txt", "metrics.csv", "metrics.json"]
+    # Other videos into the same folder: the test split's file must not stay beside the eval split's.
+    result = evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1", "--split", "eval"),
+                            progress=False)
+    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "metrics.csv", "metrics.json"]
+    assert list(json.loads((results / "metrics.json").read_text())["videos"]) == list(result["videos"]) == ["Syn04"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == []
+    # A folder no evaluation wrote is refused, never emptied.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match=r"RESULTS_DIR .*mine holds files that no evaluation wrote"):
+        evaluation.run(eval_config(exp1_cache, ckpt, mine, "--epochs", "1"), progress=False)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    # A failed run leaves the earlier results as they were, and no staging folder.
+    with pytest.raises(DataError, match=r"--protocol held-out: no frame"):
+        evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1", "--protocol", "held-out"),
+                       progress=False)
+    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "metrics.csv", "metrics.json"]
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_default_results_folder_is_named_after_the_checkpoint(exp1_cache, tmp_path):
+    cfg = eval_config(exp1_cache, tmp_path / "ckpt" / "my_run.pth", tmp_path / "unused")
+    assert evaluation.resolve_paths(config.Config(cfg, RESULTS_DIR=""))[1] == Path("results") / "my_run_test"
+    assert evaluation.resolve_paths(config.Config(cfg, RESULTS_DIR="", CHECKPOINT=""))[1] == Path("results/exp1_2_test")
