@@ -335,6 +335,7 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
             "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
             "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
                          for name, vids in per_variant.items()},
+            "benchmark": benchmark_scores(videos[0].dataset, [preds[v.name] for v in videos], videos),
         }
         if world.is_main:
             cache.write_text_atomic(results_dir / "metrics.json", json.dumps(result, indent=1))
@@ -399,6 +400,28 @@ def print_summary(result: dict, per_variant: dict) -> None:
     for label, key in (("mean over videos", "mean"), ("all frames pooled", "frame_weighted")):
         m = result[key]
         print(f"  {label:18s} AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  P@20px {m['p20']:.3f}")
+    b = result.get("benchmark") or {}
+    if b.get("ao") is not None:
+        print(f"  GOT-10k protocol   AO {b['ao']:.3f}  SR@0.5 {b['sr50']:.3f}  SR@0.75 {b['sr75']:.3f}  "
+              f"(frames after the first with the target visible, pooled)")
+    if b.get("norm_precision") is not None:
+        print(f"  normalised precision @0.2 {b['norm_precision']:.3f} (LaSOT/TrackingNet, mean over videos)")
+
+
+def benchmark_scores(dataset: str, preds: list, videos) -> dict:
+    """The evaluated dataset's own headline numbers of the online predictions (:mod:`rolo.metrics`):
+    GOT-10k's AO, SR@0.5, SR@0.75 (its protocol: frames after the first whose target is visible,
+    here the labelled ones, pooled); normalised precision for LaSOT and TrackingNet."""
+    if dataset == "got10k":
+        ious = [metrics.bounded_iou_xywh(p["online"][1:], p["gt"][1:], v.frame_sizes[1:])
+                [~np.isnan(p["gt"][1:]).any(axis=1)] for p, v in zip(preds, videos)]
+        scores = metrics.got10k_scores(np.concatenate(ious))
+        return {"protocol": "got10k", "ao": scores["ao"], "sr50": scores["sr50"], "sr75": scores["sr75"]}
+    if dataset in ("lasot", "trackingnet"):
+        values = [metrics.normalized_precision(p["online"], p["gt"]) for p in preds]
+        values = [x for x in values if x is not None]
+        return {"protocol": dataset, "norm_precision": float(np.mean(values)) if values else None}
+    return {}
 
 
 def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:

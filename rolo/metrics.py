@@ -230,3 +230,84 @@ def summarize(per_video: Mapping[str, Mapping]) -> dict:
     # The video mean of auc, sr50, p20 is the same number whether taken from
     # the per-video scalars or from the mean curve (they are linear in it).
     return {"mean": mean, "frame_weighted": _weighted(used, frames)}
+
+
+# ---- the benchmarks' own headline metrics ------------------------------------------------
+#
+# LaSOT (Fan et al., CVPR 2019) and TrackingNet (Müller et al., ECCV 2018) add *normalised
+# precision*: the centre error divided by the ground-truth box's width and height, so that
+# it does not grow with the target's size; the value reported is the fraction of frames
+# within 0.2 (pytracking's analysis; thresholds 0, 0.01, ..., 0.5). GOT-10k (Huang et al.,
+# TPAMI 2019) reports AO (mean IoU), SR@0.5 and SR@0.75 over the frames after the first
+# whose target is visible (cover > 0), boxes clipped to the sequence's resolution, pooled
+# over all frames of all sequences: the got10k toolkit's ExperimentGOT10k.report.
+
+#: Normalised centre-error thresholds (51,): 0, 0.01, ..., 0.5.
+NORM_PRECISION_THRESHOLDS = np.arange(0, 51) / 100
+_NP20_INDEX = 20
+#: IoU thresholds of GOT-10k's success curve (101,): 0, 0.01, ..., 1.
+GOT10K_THRESHOLDS = np.linspace(0.0, 1.0, 101)
+
+
+def normalized_center_error_xywh(pred, gt) -> np.ndarray:
+    """(N,) centre distance of (N, 4) ``xywh`` boxes in units of the ground truth's size:
+    ``|| (c_pred - c_gt) / (w_gt, h_gt) ||``. Invalid predictions give ``inf``, invalid
+    ground-truth rows NaN (excluded), as :func:`center_error_xywh`."""
+    pred, gt = _check_pair(pred, gt)
+    pred_ok, gt_ok = _valid_size(pred), _valid_size(gt)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        d = ((pred[:, :2] + pred[:, 2:] / 2) - (gt[:, :2] + gt[:, 2:] / 2)) / gt[:, 2:]
+        err = np.hypot(d[:, 0], d[:, 1])
+    return np.where(gt_ok, np.where(pred_ok, err, np.inf), np.nan)
+
+
+def normalized_precision_curve(errors) -> np.ndarray:
+    """(51,) fraction of valid frames with normalised centre error ``<= t`` for t in
+    :data:`NORM_PRECISION_THRESHOLDS`; ``errors`` (N,) from :func:`normalized_center_error_xywh`."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        hit = errors[:, None] <= NORM_PRECISION_THRESHOLDS[None, :]
+    return _fraction_per_threshold(hit, ~np.isnan(errors))
+
+
+def normalized_precision(pred_xywh, gt_xywh) -> float | None:
+    """Normalised precision at 0.2 of one video's (N, 4) ``xywh`` boxes (None without a valid frame)."""
+    curve = normalized_precision_curve(normalized_center_error_xywh(pred_xywh, gt_xywh))
+    return None if np.isnan(curve[0]) else float(curve[_NP20_INDEX])
+
+
+def bounded_iou_xywh(pred, gt, bound) -> np.ndarray:
+    """(N,) IoU of (N, 4) ``xywh`` boxes after clipping both to the frame ``bound`` = (W, H), or (N, 2)
+    per frame, as the got10k toolkit's ``rect_iou(..., bound)`` does (a box outside the frame is cut to it)."""
+    pred, gt = _check_pair(pred, gt)
+    W, H = np.broadcast_to(np.asarray(bound, dtype=np.float64), (len(pred), 2)).T
+
+    def clip(b):
+        x = np.clip(b[:, 0], 0, W)
+        y = np.clip(b[:, 1], 0, H)
+        return np.stack([x, y, np.clip(b[:, 2], 0, W - x), np.clip(b[:, 3], 0, H - y)], axis=1)
+
+    p, g = clip(pred), clip(gt)
+    with np.errstate(invalid="ignore"):
+        iw = np.maximum(np.minimum(p[:, 0] + p[:, 2], g[:, 0] + g[:, 2]) - np.maximum(p[:, 0], g[:, 0]), 0)
+        ih = np.maximum(np.minimum(p[:, 1] + p[:, 3], g[:, 1] + g[:, 3]) - np.maximum(p[:, 1], g[:, 1]), 0)
+        inter = iw * ih
+        union = p[:, 2] * p[:, 3] + g[:, 2] * g[:, 3] - inter
+        return np.clip(inter / (union + np.finfo(float).eps), 0.0, 1.0)
+
+
+def got10k_frame_ious(pred_xywh, gt_xywh, cover, bound) -> np.ndarray:
+    """(M,) IoUs GOT-10k scores in one sequence: frames 2..N whose ``cover`` (N,) is > 0, boxes
+    (N, 4) ``xywh`` clipped to the sequence's ``bound`` = (W, H) (its ``meta_info.ini`` resolution)."""
+    ious = bounded_iou_xywh(np.asarray(pred_xywh, np.float64)[1:], np.asarray(gt_xywh, np.float64)[1:], bound)
+    return ious[np.asarray(cover)[1:] > 0]
+
+
+def got10k_scores(ious) -> dict:
+    """GOT-10k's AO, SR@0.5, SR@0.75 (``IoU >`` the threshold) and 101-point success curve of
+    (M,) IoUs (one sequence's, or all sequences' pooled: the toolkit's overall score)."""
+    ious = np.asarray(ious, dtype=np.float64).reshape(-1)
+    if not len(ious):
+        return {"ao": None, "sr50": None, "sr75": None, "success_curve": None}
+    return {"ao": float(ious.mean()), "sr50": float(np.mean(ious > 0.5)), "sr75": float(np.mean(ious > 0.75)),
+            "success_curve": np.mean(ious[:, None] > GOT10K_THRESHOLDS[None, :], axis=0).tolist()}

@@ -48,7 +48,8 @@ def test_extract_train_evaluate(repo_root, tmp_path, dataset):
     for v in train:
         # Invisible frames are never trained on.
         assert not (v.labelled & np.isnan(v.gt).any(1)).any()
-        assert v.meta["dataset"] == dataset and v.meta["dataset_split"] == (None if train_split == "all" else train_split)
+        assert v.meta["dataset"] == dataset
+        assert v.meta["dataset_split"] == (None if train_split == "all" else train_split)
     if dataset == "got10k":
         hidden = next(v for v in test if v.name == "GOT-10k_Val_000001")
         assert not hidden.labelled[3:5].any() and hidden.labelled[:3].all()  # absent frames are not scored
@@ -66,6 +67,11 @@ def test_extract_train_evaluate(repo_root, tmp_path, dataset):
         "--dataset", dataset, "--experiment", "1", "--epochs", "2", "--data_dir", str(data), "--checkpoint_dir",
         str(ckpt), "--results_dir", str(res), "--split", "test", *common])
     assert set(result["videos"]) == {v.name for v in test}
+    bench = result["benchmark"]
+    if dataset == "got10k":
+        assert 0 <= bench["ao"] <= 1 and bench["sr75"] <= bench["sr50"]
+    if dataset in ("lasot", "trackingnet"):
+        assert 0 <= bench["norm_precision"] <= 1
     assert json.loads((res / "metrics.json").read_text())["mean"]["aos"] == result["mean"]["aos"]
     assert (res / "montage.png").stat().st_size > 1000  # frames found through the cache's dataset_root
     for v in test:

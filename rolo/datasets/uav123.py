@@ -37,7 +37,8 @@ def frame_table() -> dict[str, tuple[str, int, int]]:
 class UAV123(Dataset):
     name = "uav123"
     title = "UAV123"
-    layout = "data_seq/UAV123/<folder>/000001.jpg, anno/UAV123/<seq>.txt (start/end frames: rolo/data/uav123_frames.tsv)"
+    layout = ("data_seq/UAV123/<folder>/000001.jpg, anno/UAV123/<seq>.txt "
+              "(start/end frames: rolo/data/uav123_frames.tsv)")
     root_hint = "the folder holding data_seq/ and anno/"
 
     def names(self) -> list[str]:
