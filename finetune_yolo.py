@@ -18,7 +18,7 @@ WEIGHTS = "yolov8s.pt"             # base weights (yolov8s/n.yaml: untrained); a
 EPOCHS = 30                        # Ultralytics epochs
 IMG_SIZE = 640                     # training image size (the dataloaders' IMG_SIZE)
 BATCH_SIZE = 16                    # images per step (Ultralytics' default)
-DEVICE = "auto"                    # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"
+DEVICE = "auto"                    # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"; "0,1,2,3": Ultralytics DDP
 WORKERS = 2                        # dataloader worker processes
 AMP = True                         # mixed precision on CUDA (ignored on CPU); false if the loss turns NaN
 CACHE = ""                         # "ram" or "disk": cache decoded images (Ultralytics' cache); "" = off

@@ -36,6 +36,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,8 +62,9 @@ CHECKS = {
     "EXTRACT_BATCH": config.at_least(0),
     "FAST_BATCH_SIZE": config.at_least(1),
     "FAST_LR": config.between(1e-12, 10.0),
+    "DIST_RANKS": config.at_least(2),
 }
-STAGES = ("extraction", "training", "batched", "memory", "evaluation", "online")
+STAGES = ("extraction", "training", "batched", "memory", "evaluation", "online", "scale", "distributed")
 #: Sizes of each mode; a non-zero FRAMES / IMG_SIZE / EXTRACT_BATCH / REPEATS constant overrides them.
 #: Training workload: ``train_videos`` x ``train_frames`` for training, ``test_videos`` of as many
 #: frames for the test AOS; ``epoch_windows`` caps the batch-1 epoch (0: all windows).
@@ -72,15 +74,22 @@ PRESETS = {
                   hidden=512, feature_dim=512, train_videos=30, test_videos=8, train_frames=25, epoch_windows=150,
                   batch1_epochs=10, fast_epochs=16,
                   mem_videos=30, mem_frames=667, mem_hidden=128, mem_batch=256, mem_baseline_steps=100,
-                  eval_videos=2, eval_frames=300, online_img_size=640, online_steps=100, online_forwards=2),
+                  eval_videos=2, eval_frames=300, online_img_size=640, online_steps=100, online_forwards=2,
+                  scale_videos=140, scale_frames=2500, scale_steps=40, scale_batch=64, scale_hidden=512,
+                  dist_videos=4, dist_frames=16, dist_img_size=160, dist_train_videos=12, dist_epochs=2),
     "full": dict(frames=16, img_size=640, extract_batch=4, repeats=3, check_frames=4,
                  hidden=512, feature_dim=512, train_videos=30, test_videos=8, train_frames=25, epoch_windows=0,
                  batch1_epochs=30, fast_epochs=40,
                  mem_videos=30, mem_frames=667, mem_hidden=512, mem_batch=64, mem_baseline_steps=300,
-                 eval_videos=2, eval_frames=1000, online_img_size=640, online_steps=300, online_forwards=5),
+                 eval_videos=2, eval_frames=1000, online_img_size=640, online_steps=300, online_forwards=5,
+                 scale_videos=1400, scale_frames=2500, scale_steps=100, scale_batch=64, scale_hidden=512,
+                 dist_videos=6, dist_frames=40, dist_img_size=320, dist_train_videos=30, dist_epochs=3),
 }
-#: Stages left out of ``--quick true --stages all``: they need minutes (run them in full mode or by name).
-SLOW_STAGES = ("batched",)
+#: Stages left out of ``--quick true --stages all``: they need minutes or gigabytes (run them in full mode
+#: or by name; ``--quick true --stages scale`` is the small scale run).
+SLOW_STAGES = ("batched", "scale", "distributed")
+#: The in-RAM cache the scale stage's steps are compared with: OTB-30's size.
+SCALE_RAM_FRAMES = 20_000
 SEQ_LEN = 6
 #: The report's training settings (train.py's defaults).
 REPORT_LR = 1e-4
@@ -531,7 +540,10 @@ def _memory_child(args: dict) -> None:
     """
     data_dir = Path(args["data_dir"])
     feature_dim = args["feature_dim"]
-    if args["kind"] == "ours":
+    extra = {}
+    if args["kind"] == "steps":
+        extra = _random_window_steps(args)
+    elif args["kind"] == "ours":
         cfg = script_config("train.py", DATA_DIR=str(data_dir), CHECKPOINT_DIR=args["ckpt_dir"], EPOCHS=1,
                             BATCH_SIZE=args["batch"], LR=1e-3, HIDDEN=args["hidden"], DEVICE="cpu",
                             CACHE_MODE=args["cache_mode"], SAVE_EVERY=1)
@@ -555,7 +567,7 @@ def _memory_child(args: dict) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-    print(json.dumps({"peak_rss": peak_rss()}))
+    print(json.dumps({"peak_rss": peak_rss(), **extra}))
 
 
 def peak_rss() -> int:
@@ -594,6 +606,189 @@ def bench_memory(work: Path, *, n_videos: int, frames: int, feature_dim: int, hi
                         f"{(base - floor) / size:.2f} x cache; limit floor + 1.5 x cache; one epoch, hidden {hidden}, "
                         f"batch {batch}"))
     return rows
+
+
+# ---- 3b. scale: a LaSOT-size cache on disk ----------------------------------------------
+
+def scale_cache(root: Path, n_videos: int, frames: int, feature_dim: int = 512, seed: int = 0,
+                progress: bool = True) -> Path:
+    """A training cache of ``n_videos`` x ``frames`` rows with float16 features (1400 x 2500 =
+    3.5M frames is LaSOT's size, about 3.6 GB), made once: ``root/scale.json``, written last,
+    records what the folder holds, and a folder that matches is reused as it is."""
+    from tqdm import tqdm
+
+    root = Path(root)
+    want = {"n_videos": n_videos, "frames": frames, "feature_dim": feature_dim, "seed": seed, "dtype": "float16"}
+    marker = root / "scale.json"
+    if marker.is_file() and json.loads(marker.read_text()) == want:
+        return root
+    need = n_videos * frames * (feature_dim * 2 + 64)
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if free < need * 1.2:
+        raise DataError(f"the scale stage's cache needs {need / 1e9:.1f} GB but {root} has {free / 1e9:.1f} GB free; "
+                        f"point --scale_dir elsewhere or use --quick true")
+    rng = np.random.default_rng(seed)
+    settings = {"WEIGHTS": "synthetic", "IMG_SIZE": 640, "CONF": 0.25, "TOP_K": 1}
+    for i in tqdm(range(n_videos), desc=f"scale cache {root}", disable=not progress, mininterval=2.0):
+        boxes = rng.uniform(0.2, 0.8, (frames, 4)).astype(np.float32)
+        arrays = {"features": rng.standard_normal((frames, feature_dim), dtype=np.float32).astype(np.float16),
+                  "bbox_yolo": boxes, "gt": (boxes + rng.normal(0, 0.01, boxes.shape)).astype(np.float32),
+                  "frames": np.arange(1, frames + 1, dtype=np.int32), "labelled": np.ones(frames, bool),
+                  "used_in_training": np.ones(frames, bool), "detected": np.ones(frames, bool),
+                  "conf": np.ones(frames, np.float32),
+                  "dets": np.concatenate([boxes, np.ones((frames, 2), np.float32)], 1)[:, None, :]}
+        name = f"Big{i:05d}"
+        cache.write_video(cache.video_dir(root, "train", name), arrays,
+                          {"name": name, "split": "train", "experiment": 1, "order": i, "image_size": [640, 480],
+                           "settings": settings})
+    marker.write_text(json.dumps(want))
+    return root
+
+
+def _random_window_steps(args: dict) -> dict:
+    """In a child: ``steps`` Adam steps of ``batch`` random windows from the cache at ``data_dir``
+    (CACHE_MODE ``cache_mode``), after 5 warm-up steps; the seconds the steps took."""
+    videos = cache.read_split(args["data_dir"], "train")
+    store = make_store(videos, SEQ_LEN, mode=args["cache_mode"])
+    torch.manual_seed(0)
+    model = ROLO(videos[0].meta["feature_dim"], args["hidden"])
+    opt = training.make_optimizer(model, 1e-3)
+    batch = args["batch"]
+    ids = torch.randint(len(store), ((args["steps"] + 5) * batch,), generator=torch.Generator().manual_seed(0))
+    training.train_epoch(model, opt, store, ids[:5 * batch], batch, "coord", progress=False)
+    t0 = time.perf_counter()
+    training.train_epoch(model, opt, store, ids[5 * batch:], batch, "coord", progress=False)
+    return {"seconds": time.perf_counter() - t0, "frames": int(sum(len(v) for v in videos)),
+            "store": type(store).__name__}
+
+
+def bench_scale(work: Path, scale_dir: Path, *, n_videos: int, frames: int, feature_dim: int, hidden: int,
+                batch: int, steps: int, repeats: int, progress: bool = True,
+                ram_frames: int = SCALE_RAM_FRAMES) -> list[Row]:
+    """Random-window training steps from a cache of ``n_videos`` x ``frames`` float16 rows on disk
+    (memory-mapped) against the same steps from an OTB-30-size cache in RAM, and the mapped run's
+    peak RSS against the floor (torch, the model and Adam alone). Each run is a fresh process;
+    times are medians over ``repeats`` runs, the two alternating."""
+    big = scale_cache(scale_dir, n_videos, frames, feature_dim, progress=progress)
+    small = scale_dir.parent / f"{scale_dir.name}-ram"
+    scale_cache(small, max(1, ram_frames // frames), frames, feature_dim, progress=False)
+    common = dict(hidden=hidden, batch=batch, feature_dim=feature_dim, steps=steps)
+    floor = _child_peak_rss(dict(common, data_dir=str(small), kind="floor", steps=20))["peak_rss"]
+    ram, disk = [], []
+    for _ in range(max(1, repeats)):
+        ram.append(_child_peak_rss(dict(common, data_dir=str(small), kind="steps", cache_mode="ram")))
+        disk.append(_child_peak_rss(dict(common, data_dir=str(big), kind="steps", cache_mode="mmap")))
+    t_ram = float(np.median([r["seconds"] for r in ram]))
+    t_disk = float(np.median([r["seconds"] for r in disk]))
+    peak = max(r["peak_rss"] for r in disk)
+    size = folder_bytes(big / "train")
+    ratio = t_ram / t_disk
+    limit = floor + (1 << 30)
+    where = f"{disk[0]['frames']:,} frames x {feature_dim} float16 on disk ({size / 1e9:.2f} GB, {scale_dir})"
+    return [
+        Row("scale: steps/s, mmap cache on disk vs 20k frames in RAM", "steps/s", steps / t_ram, steps / t_disk,
+            ratio, ">= 0.8x", ratio >= 0.8,
+            f"{steps} steps of {batch} random windows, hidden {hidden}; {where} ({disk[0]['store']}) against "
+            f"{ram[0]['frames']:,} frames in RAM ({ram[0]['store']}); median of {len(ram)}"),
+        Row("scale: peak RSS training from the mmap cache", "MB", floor / 1e6, peak / 1e6, peak / floor,
+            f"<= floor + 1 GB = {limit / 1e6:.0f} MB", peak <= limit,
+            f"peak = floor + {(peak - floor) / 1e6:.0f} MB for a {size / 1e9:.2f} GB cache; floor "
+            f"{floor / 1e6:.0f} MB is torch + model + Adam training on one random batch, no cache", ratio_unit="x floor"),
+    ]
+
+
+# ---- 3c. distributed: 1 rank against N under torchrun ------------------------------------
+
+def _timed(cmd: list[str], threads: int, log: Path) -> float:
+    """Seconds ``cmd`` took from start to exit (interpreter, model load and rendezvous included)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), YOLO_OFFLINE="1", YOLO_VERBOSE="False")
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, cwd=SCRIPTS_DIR, env=env, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:8])} ... failed; its log: {log}\n{log.read_text()[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def same_cache(a: Path, b: Path) -> bool:
+    """The two caches hold the same videos, equal arrays, features within float rounding."""
+    for split in ("train", "test", "eval"):
+        names = lambda d: sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) if d.is_dir() else []  # noqa
+        if names(a / split) != names(b / split):
+            return False
+        for name in names(a / split):
+            va, vb = cache.read_video(a / split / name), cache.read_video(b / split / name)
+            for k in cache.ARRAYS:
+                x, y = np.asarray(va.arrays[k]), np.asarray(vb.arrays[k])
+                ok = (np.allclose(x, y, rtol=1e-4, atol=1e-12) if k == "features"
+                      else np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+                if not ok:
+                    return False
+    return True
+
+
+def bench_distributed(work: Path, *, weights: str, ranks: int, device: str, videos: int, frames: int,
+                      img_size: int, train_videos: int, epochs: int, hidden: int, seed: int = 0) -> list[Row]:
+    """dataloader.py and train.py as 1 process and as ``ranks`` ranks under torchrun, on the same
+    inputs: wall time of each and whether the outputs agree (caches: same arrays, features within
+    rounding; weights within 1e-6). Every process, the single one included, gets cores / ranks
+    threads: the same numerics (oneDNN's sums depend on the thread count) and the same resources
+    per rank, as one GPU per rank would be."""
+    from .distributed import launch_command
+    from .synthetic import make_benchmark
+    from .synthetic_cache import write_synthetic_cache
+
+    threads = max(1, (os.cpu_count() or 1) // ranks)
+    otb = work / "dist-otb"
+    make_benchmark(otb, n_sequences=videos, frames=frames, size=(320, 240), seed=seed, progress=False)
+    w = Path(weights)
+    if str(weights).lower().endswith((".yaml", ".yml")):  # one untrained network for both runs
+        from .extractor import load_yolo
+
+        torch.manual_seed(seed)
+        w = work / "dist-weights.pt"
+        load_yolo(weights).save(str(w))
+    args = lambda out: ["--otb_root", otb, "--list_file", otb / "list.txt", "--out_dir", out, "--weights", w,  # noqa
+                        "--img_size", img_size, "--conf", CHECK_CONF, "--device", device, "--batch_size", 8,
+                        "--n_train", videos - 1, "--n_test", 1, "--strict_frames", "false"]
+    script = SCRIPTS_DIR / "dataloader.py"
+    t1 = _timed([sys.executable, str(script), *map(str, args(work / "x1"))], threads, work / "x1.log")
+    tn = _timed(launch_command(ranks, script, args(work / "xn")), threads, work / "xn.log")
+    rows = [Row(f"distributed: extraction, {ranks} ranks vs 1", "s", t1, tn, t1 / tn,
+                "report (no speed-up on 2 CPU cores)", None,
+                f"dataloader.py, {videos} videos x {frames} frames at {img_size}px on {device}, wall time with "
+                f"start-up; {os.cpu_count()} cores, {threads} threads per process; same = equal boxes "
+                f"and ground truth, features within rounding", same_cache(work / "x1", work / "xn"))]
+
+    data = work / "dist-cache"
+    write_synthetic_cache(data, experiment=3, n_videos=train_videos + 2, frames=60, n_train=train_videos, n_test=1,
+                          feature_dim=512, seed=seed)
+    targs = lambda ck: ["--data_dir", data, "--checkpoint_dir", ck, "--experiment", 3, "--epochs", epochs,  # noqa
+                        "--batch_size", 16, "--lr", 1e-3, "--hidden", hidden, "--device", device, "--cache_mode", "ram"]
+    script = SCRIPTS_DIR / "train.py"
+    t1 = _timed([sys.executable, str(script), *map(str, targs(work / "c1"))], threads, work / "c1.log")
+    tn = _timed(launch_command(ranks, script, targs(work / "cn")), threads, work / "cn.log")
+    a = torch.load(work / "c1" / f"rolo_lstm_exp3_{epochs}.pth", weights_only=True)["model"]
+    b = torch.load(work / "cn" / f"rolo_lstm_exp3_{epochs}.pth", weights_only=True)["model"]
+    diff = max((a[k] - b[k]).abs().max().item() for k in a)
+    rows.append(Row(f"distributed: training, {ranks} ranks vs 1", "s", t1, tn, t1 / tn,
+                    "report (no speed-up on 2 CPU cores)", None,
+                    f"train.py, {train_videos} videos x 60 frames, {epochs} epochs, global batch 16, hidden {hidden} on "
+                    f"{device}, wall time with start-up; weights differ by at most {diff:.1e} (same: <= 1e-6)",
+                    diff <= 1e-6))
+    return rows
+
+
+def gpu_targets(device) -> list[Row]:
+    """The issue's GPU targets, kept in the table: measured on CUDA by the extraction stage and by
+    ``--stages distributed --device cuda``; on any other device they are rows that say so."""
+    if torch.device(device).type == "cuda":
+        return []
+    why = f"not measured: no CUDA device in this run ({device}); run bench.py --device cuda on a GPU machine"
+    nan = float("nan")
+    return [Row("GPU: extraction batch 32 fp16 vs bare forward", "frames/s", nan, nan, nan, ">= 0.9", None, why),
+            Row("GPU: DDP training, N ranks vs 1", "steps/s", nan, nan, nan, "report", None, why)]
 
 
 # ---- 4. evaluation -----------------------------------------------------------------
@@ -732,10 +927,14 @@ def machine() -> str:
 
 
 def format_value(v: float) -> str:
+    if v != v:  # NaN: a target this machine cannot measure (a GPU's)
+        return "not measured"
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
 def format_ratio(row: Row) -> str:
+    if row.ratio != row.ratio:
+        return "-"
     return f"{100 * row.ratio:.2f}%" if row.ratio_unit == "%" else f"{row.ratio:.2f}{row.ratio_unit}"
 
 
@@ -804,6 +1003,21 @@ def run(cfg, progress: bool = True) -> list[Row]:
             say("online step ...")
             rows += bench_online(yolo, device=device, imgsz=s["online_img_size"], hidden=s["hidden"],
                                  feature_dim=s["feature_dim"], steps=s["online_steps"], forwards=s["online_forwards"])
+        if "scale" in stages:
+            say("scale: training steps from a LaSOT-size cache on disk ...")
+            scale_dir = Path(cfg.SCALE_DIR or Path.home() / ".cache" / "rolo" / "bench-scale")
+            scale_dir = scale_dir / ("quick" if cfg.QUICK else "full")
+            rows += bench_scale(work, scale_dir, n_videos=s["scale_videos"], frames=s["scale_frames"],
+                                feature_dim=s["feature_dim"], hidden=s["scale_hidden"], batch=s["scale_batch"],
+                                steps=s["scale_steps"], repeats=cfg.REPEATS or (1 if cfg.QUICK else 2),
+                                progress=progress)
+        if "distributed" in stages:
+            say(f"distributed: 1 rank and {cfg.DIST_RANKS} under torchrun ...")
+            rows += bench_distributed(work, weights=cfg.WEIGHTS, ranks=cfg.DIST_RANKS, device=str(device),
+                                      videos=s["dist_videos"], frames=s["dist_frames"], img_size=s["dist_img_size"],
+                                      train_videos=s["dist_train_videos"], epochs=s["dist_epochs"],
+                                      hidden=s["hidden"], seed=cfg.SEED)
+        rows += gpu_targets(device)
     print()
     print(render(rows))
     if cfg.QUICK and cfg.STAGES == "all":

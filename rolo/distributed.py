@@ -196,3 +196,13 @@ def my_share(items, sizes, w: World | None = None) -> list:
     """The items of ``items`` this rank handles under :func:`assign_balanced`."""
     w = w or world()
     return [items[i] for i in assign_balanced(list(sizes), w.world_size)[w.rank]]
+
+
+def launch_command(nproc: int, script, args=()) -> list[str]:
+    """The command line that runs ``script`` as ``nproc`` ranks on this machine:
+    ``python -m torch.distributed.run --standalone --nproc_per_node N script args``
+    (what the ``torchrun`` executable runs; the module form needs no PATH entry)."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+            str(script), *map(str, args)]

@@ -61,7 +61,7 @@ import numpy as np
 
 from . import config, splits
 from .boxes import xywh_to_xyxy, xyxy_to_cxcywh_norm
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .extraction import load_sequences
 
 #: The single class of the fine-tuned detector.
@@ -305,9 +305,25 @@ TRAIN_KEYS = ("WEIGHTS", "EXPERIMENT", "EPOCHS", "IMG_SIZE", "BATCH_SIZE", "SEED
 
 
 def ultralytics_device(device) -> str:
-    """Our ``auto``/``cpu``/``cuda:N`` as Ultralytics' ``cpu``/``N``."""
+    """Our ``auto``/``cpu``/``cuda:N`` as Ultralytics' ``cpu``/``N``.
+
+    A list of GPU indices (``0,1,2,3`` or ``cuda:0,1``) passes through as ``0,1,2,3``:
+    Ultralytics then trains with its own DistributedDataParallel, launching one
+    process per GPU itself (docs/scaling.md); BATCH_SIZE is the total over the GPUs.
+    """
     from .extractor import resolve_device
 
+    text = str(device).strip().lower()
+    if "," in text:
+        import torch
+
+        indices = [i.strip() for i in text.removeprefix("cuda:").split(",")]
+        if not all(i.isdigit() for i in indices) or len(set(indices)) != len(indices):
+            raise ConfigError(f"--device {device!r}: a list of GPUs is distinct indices such as 0,1,2,3")
+        count = torch.cuda.device_count()
+        if max(int(i) for i in indices) >= count:
+            raise ConfigError(f"--device {device!r}: only {count} CUDA device(s) on this machine")
+        return ",".join(str(int(i)) for i in indices)
     dev = resolve_device(device)
     return "cpu" if dev.type == "cpu" else str(dev.index or 0)
 

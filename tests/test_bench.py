@@ -202,3 +202,34 @@ def test_unknown_stage_is_a_config_error(repo_root):
     cfg = config.from_script(consts, ["--stages", "extraction,speed"], checks=bench.CHECKS)
     with pytest.raises(ConfigError, match="--stages: unknown stage"):
         bench.run(cfg)
+
+
+@pytest.mark.slow  # three fresh interpreters
+def test_scale_stage_builds_its_cache_once_and_reports_speed_and_memory(tmp_path):
+    kw = dict(n_videos=3, frames=120, feature_dim=16, hidden=16, batch=4, steps=3, repeats=1, progress=False,
+              ram_frames=240)
+    rows = bench.bench_scale(tmp_path, tmp_path / "scale", **kw)
+    feats = tmp_path / "scale" / "train" / "Big00000" / "features.npy"
+    assert np.load(feats).dtype == np.float16 and np.load(feats).shape == (120, 16)
+    stamp = feats.stat().st_mtime_ns
+    assert [r.unit for r in rows] == ["steps/s", "MB"]
+    assert all(r.baseline > 0 and r.ours > 0 for r in rows)
+    assert "360 frames x 16 float16 on disk" in rows[0].note and "240 frames in RAM" in rows[0].note
+    assert rows[1].ok == (rows[1].ours <= rows[1].baseline + (1 << 30) / 1e6)
+    bench.bench_scale(tmp_path, tmp_path / "scale", **kw)
+    assert feats.stat().st_mtime_ns == stamp  # reused, not rewritten
+
+
+def test_gpu_targets_say_not_measured_without_cuda():
+    rows = bench.gpu_targets("cpu")
+    assert rows and all(r.ok is None for r in rows) and all("not measured" in r.note for r in rows)
+    table = bench.render(rows)
+    assert "not measured" in table.splitlines()[2]
+
+
+@pytest.mark.slow
+def test_distributed_stage_compares_one_and_two_ranks(tmp_path):
+    rows = bench.bench_distributed(tmp_path, weights="yolov8n.yaml", ranks=2, device="cpu", videos=3, frames=8,
+                                   img_size=64, train_videos=4, epochs=1, hidden=16)
+    assert [r.same for r in rows] == [True, True]
+    assert all(r.baseline > 0 and r.ours > 0 for r in rows)

@@ -96,8 +96,7 @@ def test_sharded_loss_gradients_sum_to_the_single_process_gradient(tmp_path, bat
 
 def torchrun(nproc: int, script: str, *args, log=None, env=None, popen=False):
     """``python -m torch.distributed.run --standalone --nproc_per_node N script args`` (gloo on CPU)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           str(REPO / script), *map(str, args)]
+    cmd = distributed.launch_command(nproc, REPO / script, args)
     env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     if popen:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -309,3 +308,19 @@ def test_sharded_evaluation_gives_the_single_process_metrics(exp3_cache):
     table = lambda out: out[out.index("AOS per video"):out.index("results in")]  # noqa: E731
     assert table(one.stdout) == table(two.stdout)
     assert two.stdout.count("evaluation settings:") == 1
+
+
+def test_finetune_passes_a_gpu_list_to_ultralytics_ddp(monkeypatch):
+    """finetune_yolo.py --device 0,1,2,3 hands the list to Ultralytics, which runs its own DDP."""
+    from rolo.finetune import ultralytics_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert ultralytics_device("0,1,2,3") == "0,1,2,3"
+    assert ultralytics_device("cuda:0, 2") == "0,2"
+    assert ultralytics_device("cpu") == "cpu"
+    with pytest.raises(ConfigError, match="only 4 CUDA device"):
+        ultralytics_device("0,4")
+    with pytest.raises(ConfigError, match="distinct indices"):
+        ultralytics_device("0,0")
+    with pytest.raises(ConfigError, match="distinct indices"):
+        ultralytics_device("0,x")
