@@ -17,6 +17,11 @@ Result layouts (:func:`write_results`), ``boxes`` always ``xywh`` pixels, one ro
 ``pytracking``  ``<dir>/<seq>.txt`` tab-separated, ``<dir>/<seq>_time.txt`` seconds per frame
 ``pysot``       ``<dir>/<seq>.txt`` comma-separated (pysot-toolkit's OTB/UAV/LaSOT/NfS layout)
 ``got10k``      ``<dir>/<seq>/<seq>_001.txt`` comma-separated, ``<dir>/<seq>/<seq>_time.txt``
+
+Offline: got10k's ExperimentOTB downloads every OTB-100 folder missing under its root. Hand it
+our loader's sequences instead, which reads only what is there and downloads nothing::
+
+    exp = offline_experiment(ExperimentOTB, Got10kSequences("otb", "/data/OTB100", "otb30_list.txt"))
 """
 from __future__ import annotations
 
@@ -81,6 +86,41 @@ def __getattr__(name: str):
             _CLASSES[name] = _make_tracker_class()
         return _CLASSES[name]
     raise AttributeError(f"module 'rolo.toolkits' has no attribute {name!r}")
+
+
+class Got10kSequences:
+    """A registered dataset's split (:mod:`rolo.datasets`) in the shape got10k's experiments read:
+    ``seq_names``, ``len()``, and ``[i or name] -> (image paths, (N, 4) xywh boxes)``. Boxes the
+    dataset does not give (NaN) are written ``-1``, as GOT-10k's files do."""
+
+    def __init__(self, dataset: str, root, split=None, **options):
+        from .datasets import get_dataset
+
+        self.dataset = get_dataset(dataset, root, split, **options)
+        self.seq_names = self.dataset.names()
+        self.return_meta = False  # ExperimentGOT10k sets it
+
+    def __len__(self) -> int:
+        return len(self.seq_names)
+
+    def __getitem__(self, index):
+        name = index if isinstance(index, str) else self.seq_names[index]
+        seq = self.dataset[name]
+        return [str(p) for p in seq.frames], np.where(np.isnan(seq.boxes_xywh), -1.0, seq.boxes_xywh)
+
+
+def offline_experiment(experiment_cls, sequences, *args, **kwargs):
+    """``experiment_cls(*args, **kwargs)`` (a got10k ``Experiment*``) reading ``sequences`` (e.g.
+    :class:`Got10kSequences`) instead of building its own dataset, which for OTB downloads what is
+    missing. ``root_dir`` may be omitted: it is not read."""
+    import sys
+    from unittest import mock
+
+    module = sys.modules[experiment_cls.__module__]
+    datasets = {n: (lambda *a, **k: sequences) for n in dir(module)
+                if isinstance(getattr(module, n), type) and getattr(module, n).__module__.startswith("got10k.datasets")}
+    with mock.patch.multiple(module, **datasets):
+        return experiment_cls(*(args or (str(getattr(sequences.dataset, "root", "")),)), **kwargs)
 
 
 def write_results(out_dir, seq_name: str, boxes_xywh, seconds=None, layout: str = "pytracking") -> Path:

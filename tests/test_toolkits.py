@@ -124,3 +124,27 @@ def test_experiment_got10k_runs_rolo_and_matches_our_metrics(repo_root, tmp_path
     exp.report([trk.name])
     ours = compare()
     assert 0.2 < ours["overall"]["ao"] < 0.95 and 0 < ours["overall"]["sr75"] < ours["overall"]["sr50"] < 1
+
+
+def test_experiment_otb_offline_reads_our_loader(tmp_path, monkeypatch):
+    pytest.importorskip("got10k")
+    from got10k.experiments import ExperimentOTB
+    from got10k.trackers import IdentityTracker
+
+    from rolo.synthetic import make_benchmark
+    from rolo.toolkits import Got10kSequences, offline_experiment
+
+    root = tmp_path / "otb"
+    names = make_benchmark(root, n_sequences=3, frames=6, size=(64, 48), progress=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("got10k tried to download")
+
+    monkeypatch.setattr("got10k.datasets.otb.download", no_network)
+    seqs = Got10kSequences("otb", root, str(root / "list.txt"))
+    exp = offline_experiment(ExperimentOTB, seqs, result_dir=str(tmp_path / "r"), report_dir=str(tmp_path / "rep"))
+    assert exp.dataset is seqs and exp.dataset.seq_names == names
+    exp.run(IdentityTracker())
+    perf = exp.report(["IdentityTracker"])["IdentityTracker"]
+    assert set(perf["seq_wise"]) == set(names) and 0 < perf["overall"]["success_score"] <= 1
+    assert len(np.loadtxt(tmp_path / "r" / "OTB2015" / "IdentityTracker" / f"{names[0]}.txt", delimiter=",")) == 6
