@@ -211,8 +211,11 @@ def sequence_size(seq, sizes) -> tuple[int, int]:
     return int(sizes[0][0]), int(sizes[0][1])
 
 
-def run(cfg) -> dict:
-    """Fill ``cfg.OUT_DIR``; returns counts of videos written (by this rank) and skipped."""
+def run(cfg, detect=None) -> dict:
+    """Fill ``cfg.OUT_DIR``; returns counts of videos written (by this rank) and skipped.
+
+    ``detect(extractor, seq) -> Detections``, when given, supplies a video's detector pass
+    (reproduce.py passes a store shared by the experiments, so a video is run once)."""
     with distributed.quiet_unless_main():
         sources = load_sources(cfg)
         names, sequences = load_sequences(cfg, sources)
@@ -228,10 +231,10 @@ def run(cfg) -> dict:
     # Fails in seconds here rather than after the first video's extraction.
     device = distributed.rank_device(cfg.DEVICE)
     with distributed.session(device) as world, distributed.quiet_unless_main():
-        return _extract(cfg, names, sequences, plan, plans, device, world, sources)
+        return _extract(cfg, names, sequences, plan, plans, device, world, sources, detect)
 
 
-def _extract(cfg, names, sequences, plan, plans, device, world, sources) -> dict:
+def _extract(cfg, names, sequences, plan, plans, device, world, sources, detect=None) -> dict:
     order = {n: i for s in sources for i, n in enumerate(s.names)}
     source = {n: s for s in sources for n in s.names}
     settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
@@ -279,8 +282,8 @@ def _extract(cfg, names, sequences, plan, plans, device, world, sources) -> dict
     try:
         for name in mine:
             seq = sequences[name]
-            dets = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name,
-                                           progress=world.is_main)
+            dets = detect(extractor, seq) if detect else extractor.extract_paths(
+                seq.frames, batch_size=cfg.BATCH_SIZE, desc=name, progress=world.is_main)
             src = source[name]
             varying = src.dataset.varying_sizes
             size = np.asarray(dets.sizes) if varying else sequence_size(seq, dets.sizes)

@@ -64,8 +64,8 @@ def test_help_shows_each_constants_comment(capsys, repo_root):
     import runpy
 
     scripts = ["YOLOv8FeatureExtractor.py", "dataloader.py", "dataloader_exp2.py", "dataloader_exp3.py", "train.py",
-               "train_exp3.py", "evaluation.py", "compare.py", "check_otb.py", "check_dataset.py", "heatmap_figure.py", "track.py",
-               "finetune_yolo.py", "demo.py", "bench.py"]
+               "train_exp3.py", "evaluation.py", "compare.py", "check_otb.py", "check_dataset.py", "heatmap_figure.py",
+               "track.py", "finetune_yolo.py", "demo.py", "bench.py", "reproduce.py"]
     for name in scripts:
         g = runpy.run_path(str(repo_root / name), run_name="not_main")
         with pytest.raises(SystemExit):

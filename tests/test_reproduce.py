@@ -1,0 +1,49 @@
+"""reproduce.py: every table from one command, resumable, with the report's numbers beside ours."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rolo import reference
+from rolo.reproduction_tables import PairedTable, epoch_pairs
+from rolo.synthetic import make_benchmark
+
+
+def test_epoch_columns_pair_ours_with_the_reports():
+    assert epoch_pairs([10, 30, 100]) == [(10, 10), (30, 30), (100, 100)]
+    assert epoch_pairs([1, 2]) == [(10, None), (30, 1), (100, 2)]  # a quick run stands beside the last columns
+
+
+def test_table_means_and_differences_use_the_rows_both_have():
+    t = PairedTable("t", ["A", "B", "C"], [("10 ep", {"A": 0.5, "C": 0.1}, {"A": 0.25, "B": 0.75})])
+    (mean_ours, mean_report, diff, n), = t.summary()
+    assert (mean_ours, mean_report, diff, n) == (pytest.approx(0.3), 0.5, 0.25, 1)
+    md = t.markdown()
+    assert "| B | - | 0.750 |" in md and "+0.250 (1 rows)" in md
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_four_tables_and_a_rerun_skips_every_stage(repo_root, tmp_path):
+    names = make_benchmark(tmp_path / "otb", n_sequences=4, frames=20, size=(96, 72), seed=3, progress=False)
+    env = dict(os.environ, YOLO_OFFLINE="1", YOLO_CONFIG_DIR=str(tmp_path / "yolo_cfg"), MPLBACKEND="Agg")
+    argv = [sys.executable, "reproduce.py", "--otb_root", str(tmp_path / "otb"), "--list_file",
+            str(tmp_path / "otb" / "list.txt"), "--out_dir", str(tmp_path / "out"), "--weights", "yolov8n.yaml",
+            "--img_size", "64", "--conf", "1e-6", "--n_train", "2", "--n_test", "1", "--hidden", "16",
+            "--quick", "--quick_frames", "19", "--device", "cpu"]
+    first = subprocess.run(argv, cwd=repo_root, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "estimated time on cpu" in first.stdout and "YOLO passes this run: 4" in first.stdout  # once per video
+    md = (tmp_path / "out" / "quick" / "REPRODUCTION.md").read_text()
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
+        assert f"### {title}:" in md
+    assert "Mode: **default**" in md and "| CarScale | - | 0.009 |" in md  # the report's number as printed
+    assert (tmp_path / "out" / "quick" / "REPRODUCTION.csv").read_text().startswith("table,sequence,column,ours")
+    again = subprocess.run(argv, cwd=repo_root, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "stages run: 0" in again.stdout and "YOLO passes this run: 0" in again.stdout
+    assert "[skip] train 3: finished earlier" in again.stdout
+    report = subprocess.run(argv + ["--report_code"], cwd=repo_root, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert report.returncode == 0 and "[skip] extract 1" in report.stdout  # the caches serve both modes
+    assert "Mode: **report_code**" in (tmp_path / "out" / "quick" / "REPRODUCTION.md").read_text()
+    assert len(names) == 4 and len(reference.report_sequences(1)) == 8
