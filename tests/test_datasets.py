@@ -189,3 +189,28 @@ def test_check_dataset_reports_every_problem_at_once(repo_root, tmp_path, capsys
     report = check.check_dataset("lasot", tmp_path / "lasot", "test", progress=False)
     assert report.ok and any("279 of the 280 videos" in w for w in report.warnings)
     assert any("not visible" in w for w in report.warnings)
+
+
+def test_dataset_sides_from_the_dataloader_constants():
+    from rolo.config import Config
+    from rolo.splits import Side, dataset_sides
+
+    base = dict(OTB_ROOT="OTB100", DATASET="otb", DATASET_ROOT="", TRAIN_SPLIT="", TEST_DATASET="", TEST_ROOT="",
+                TEST_SPLIT="")
+    assert dataset_sides(Config(base)) is None  # the report's OTB list plan
+    cfg = Config(dict(base, DATASET="lasot", DATASET_ROOT="/d/LaSOT", TRAIN_SPLIT="train", TEST_DATASET="otb",
+                      TEST_SPLIT="list.txt"))
+    assert dataset_sides(cfg) == [Side("train", "lasot", "/d/LaSOT", "train"), Side("test", "otb", "OTB100", "list.txt")]
+    assert dataset_sides(Config(dict(base, DATASET="nfs", TRAIN_SPLIT="all")))[0].split is None
+    with pytest.raises(ConfigError, match="--dataset lasot: give --train_split"):
+        dataset_sides(Config(dict(base, DATASET="lasot")))
+
+
+def test_dataloader_refuses_an_unknown_dataset(repo_root):
+    import runpy
+
+    from rolo import extraction
+
+    g = runpy.run_path(str(repo_root / "dataloader.py"), run_name="rolo_test")
+    with pytest.raises(ConfigError, match="--test_dataset: 'otb2' is not allowed"):
+        extraction.main(g, ["--test_dataset", "otb2"])
