@@ -20,7 +20,6 @@ builds the same network untrained, for checks only).
 import time
 from pathlib import Path
 
-import numpy as np
 
 from rolo.config import at_least, between, from_script
 from rolo.errors import ConfigError, DataError
@@ -35,11 +34,13 @@ IMG_SIZE = 640             # frames are resized to IMG_SIZE x IMG_SIZE, as in th
 CONF = 0.25                # detection confidence threshold (Ultralytics' default)
 DEVICE = "auto"            # "auto" = CUDA when available, else CPU; or "cpu", "cuda:0"
 BATCH_SIZE = 16            # frames per YOLO forward pass
+DECODE_WORKERS = 0         # 0: decode in threads; N: in N worker processes (compare the FPS; docs/scaling.md)
+GPU_DECODE = False         # decode JPEGs on the device (nvJPEG on CUDA) and resize there (compare the FPS)
 
 
 def main(script_globals, argv=None):
     cfg = from_script(script_globals, argv, checks={
-        "IMG_SIZE": at_least(32), "CONF": between(0.0, 1.0), "BATCH_SIZE": at_least(1)})
+        "IMG_SIZE": at_least(32), "CONF": between(0.0, 1.0), "BATCH_SIZE": at_least(1), "DECODE_WORKERS": at_least(0)})
     if not cfg.IMG_DIR:
         raise ConfigError("--img_dir is required: a folder of JPEG frames")
     img_dir = Path(cfg.IMG_DIR)
@@ -50,17 +51,21 @@ def main(script_globals, argv=None):
         raise DataError(f"--img_dir: no .jpg/.jpeg files in {img_dir}")
     cfg.show()
 
-    ext = YOLOv8FeatureExtractor(cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE, conf=cfg.CONF)
+    ext = YOLOv8FeatureExtractor(cfg.WEIGHTS, device=cfg.DEVICE, imgsz=cfg.IMG_SIZE, conf=cfg.CONF,
+                                 decode_workers=cfg.DECODE_WORKERS, gpu_decode=cfg.GPU_DECODE)
     print(ext)
-    # The first batch pays for lazy CUDA/cuDNN set-up; keep it out of the timing.
-    ext.detect_batch([np.zeros((cfg.IMG_SIZE, cfg.IMG_SIZE, 3), np.uint8)] * min(cfg.BATCH_SIZE, len(paths)))
-    t0 = time.perf_counter()
-    dets = ext.extract_paths(paths, batch_size=cfg.BATCH_SIZE, desc=img_dir.name)
-    if ext.device.type == "cuda":
-        import torch
+    try:
+        # The first batch pays for lazy CUDA/cuDNN set-up (and the decode workers' start); keep it out of the timing.
+        ext.extract_paths(paths[:cfg.BATCH_SIZE], batch_size=cfg.BATCH_SIZE, progress=False)
+        t0 = time.perf_counter()
+        dets = ext.extract_paths(paths, batch_size=cfg.BATCH_SIZE, desc=img_dir.name)
+        if ext.device.type == "cuda":
+            import torch
 
-        torch.cuda.synchronize(ext.device)
-    seconds = time.perf_counter() - t0
+            torch.cuda.synchronize(ext.device)
+        seconds = time.perf_counter() - t0
+    finally:
+        ext.close()
     print(f"{len(dets)} frames in {seconds:.2f} s: {len(dets) / seconds:.1f} FPS (decoding included); "
           f"detected in {int(dets.detected.sum())}/{len(dets)} frames; feature_dim {ext.feature_dim}")
     return dets

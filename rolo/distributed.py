@@ -97,9 +97,13 @@ def session(device):
     if dist.is_initialized():
         yield w
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    kwargs = {"device_id": device} if device.type == "cuda" else {}
-    dist.init_process_group(backend=backend, **kwargs)
+    if device.type == "cuda":
+        try:  # binding the group to this rank's GPU (torch >= 2.3) lets NCCL set up its communicator at once
+            dist.init_process_group(backend="nccl", device_id=device)
+        except TypeError:
+            dist.init_process_group(backend="nccl")
+    else:
+        dist.init_process_group(backend="gloo")
     try:
         yield w
     finally:
