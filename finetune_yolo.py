@@ -30,6 +30,9 @@ N_TRAIN = 22                       # as in the dataloaders: the first N_TRAIN li
 N_TEST = 8                         # the next N_TEST test (never used here in experiment 1)
 LABEL_EVERY = 3                    # experiments 2/3: frames 1, 1+LABEL_EVERY, ... carry training labels
 STRICT_FRAMES = True               # ground truth must match OTB-100's frame table
+DATASET = "otb"                    # otb (OTB_ROOT + LIST_FILE plan) or lasot, got10k, trackingnet, ... (docs/datasets.md)
+DATASET_ROOT = ""                  # DATASET's folder as distributed; empty = OTB_ROOT
+TRAIN_SPLIT = ""                   # DATASET's split to learn from (e.g. "train"); empty = the LIST_FILE plan
 OVERWRITE = False                  # retrain even when weights with the same settings exist
 
 if __name__ == "__main__":

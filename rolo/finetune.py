@@ -62,7 +62,8 @@ import numpy as np
 from . import config, splits
 from .boxes import xywh_to_xyxy, xyxy_to_cxcywh_norm
 from .errors import ConfigError, DataError
-from .extraction import load_sequences
+from .datasets import DATASETS
+from .extraction import load_sequences, load_sources
 
 #: The single class of the fine-tuned detector.
 CLASS_NAME = "target"
@@ -84,6 +85,7 @@ CHECKS = {
     "VAL_EVERY": config.at_least(1),
     "WARMUP_EPOCHS": config.at_least(0),
     "CACHE": config.choices("", "ram", "disk"),
+    "DATASET": config.choices(*DATASETS),
 }
 
 
@@ -105,14 +107,14 @@ def main(script_globals, argv=None):
 # ---------------------------------------------------------------- dataset
 
 def label_boxes_cxcywh_norm(gt_xywh: np.ndarray, size) -> tuple[np.ndarray, np.ndarray]:
-    """YOLO label boxes of (N, 4) ``xywh`` ground truth in a frame of ``size`` = (W, H).
+    """YOLO label boxes of (N, 4) ``xywh`` ground truth in a frame of ``size`` = (W, H), or (N, 2) per frame.
 
     Returns (N, 4) ``cxcywh_norm`` boxes clipped to the frame (Ultralytics drops
     an image whose label leaves [0, 1]) and (N,) bool: True where something of
     the box is left inside the frame.
     """
-    W, H = size
-    xyxy = np.clip(xywh_to_xyxy(gt_xywh), 0.0, np.array([W, H, W, H], dtype=np.float64))
+    wh = np.asarray(size, dtype=np.float64)
+    xyxy = np.clip(xywh_to_xyxy(gt_xywh), 0.0, np.concatenate([wh, wh], axis=-1))
     boxes = xyxy_to_cxcywh_norm(xyxy, size)
     return boxes, (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
@@ -152,14 +154,24 @@ class Item:
 
 def dataset_items(cfg) -> tuple[list[Item], dict]:
     """The dataset's images and labels for ``cfg`` (OTB_ROOT, LIST_FILE, EXPERIMENT, N_TRAIN,
-    N_TEST, LABEL_EVERY, STRICT_FRAMES, VAL_EVERY), and per-video counts."""
-    names, sequences = load_sequences(cfg)
-    frames = training_frames(cfg.EXPERIMENT, names, {n: len(s) for n, s in sequences.items()},
-                             cfg.N_TRAIN, cfg.N_TEST, cfg.LABEL_EVERY)
+    N_TEST, LABEL_EVERY, STRICT_FRAMES, VAL_EVERY; or DATASET, DATASET_ROOT and TRAIN_SPLIT: a
+    dataset's whole split, see :mod:`rolo.datasets`), and per-video counts. Frames whose target
+    is not visible are never labels."""
+    sources = load_sources(cfg)
+    names, sequences = load_sequences(cfg, sources)
+    if sources[0].side is None:
+        frames = training_frames(cfg.EXPERIMENT, names, {n: len(s) for n, s in sequences.items()},
+                                 cfg.N_TRAIN, cfg.N_TEST, cfg.LABEL_EVERY)
+    else:
+        frames = {n: splits.plan_video(cfg.EXPERIMENT, "train", n, len(sequences[n]), cfg.LABEL_EVERY).keep
+                  for s in sources if s.side.cache_split == "train" for n in s.names}
+    varying = {n: s.dataset.varying_sizes for s in sources for n in s.names}
     train, counts = [], {}
     for name, idx in frames.items():
         seq = sequences[name]
-        boxes, inside = label_boxes_cxcywh_norm(seq.gt[idx], seq.image_size())
+        idx = idx[seq.visible[idx]]
+        size = seq.frame_sizes()[idx] if varying[name] else seq.image_size()
+        boxes, inside = label_boxes_cxcywh_norm(seq.gt[idx], size)
         kept = idx[inside]
         counts[name] = {"frames": len(seq), "labelled": len(idx), "images": len(kept)}
         train += [Item("train", name, Path(seq.frames[i]).resolve(), "0 " + " ".join(f"{v:.6f}" for v in b))

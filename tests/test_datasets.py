@@ -214,3 +214,24 @@ def test_dataloader_refuses_an_unknown_dataset(repo_root):
     g = runpy.run_path(str(repo_root / "dataloader.py"), run_name="rolo_test")
     with pytest.raises(ConfigError, match="--test_dataset: 'otb2' is not allowed"):
         extraction.main(g, ["--test_dataset", "otb2"])
+
+
+def test_finetune_labels_come_from_a_dataset_split_and_skip_hidden_frames(repo_root, tmp_path):
+    import runpy
+
+    from rolo import config, finetune
+
+    truth = make_got10k(tmp_path / "g")
+    g = runpy.run_path(str(repo_root / "finetune_yolo.py"), run_name="rolo_test")
+    cfg = config.from_script(g, ["--dataset", "got10k", "--dataset_root", str(tmp_path / "g"), "--train_split", "val",
+                                 "--val_every", "100"], checks=finetune.CHECKS)
+    items, counts = finetune.dataset_items(cfg)
+    train = [it for it in items if it.split == "train"]
+    assert counts["GOT-10k_Val_000001"]["images"] == truth["GOT-10k_Val_000001"]["visible"].sum() == 6
+    # A label is the box in its own frame's size: frames 5.. of Val_000136 are twice as large.
+    t = truth["GOT-10k_Val_000136"]
+    label = [it.label for it in train if it.video == "GOT-10k_Val_000136" and it.source.name == "00000006.jpg"][0]
+    x, y, w, h = t["drawn"][5]
+    W, H = t["sizes"][5]
+    np.testing.assert_allclose([float(v) for v in label.split()[1:]], [(x + w / 2) / W, (y + h / 2) / H, w / W, h / H],
+                               atol=1e-6)
