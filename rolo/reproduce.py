@@ -130,9 +130,9 @@ class DetectionStore:
 def quick_tree(otb_root, names, frames: int, out: Path, strict: bool) -> Path:
     """A shortened copy of the listed sequences: the first ``frames`` ground-truth lines, and
     links to their images (OTB's own numbering kept, so the frame table still pairs them)."""
-    from .otb import OTB
+    from .datasets import get_dataset
 
-    otb = OTB(otb_root, strict=strict)
+    otb = get_dataset("otb", otb_root, strict=strict)
     for name in names:
         seq = otb[name]
         spec = getattr(seq, "spec", None)
@@ -321,10 +321,10 @@ def run_evaluation(plan: Plan, stages: Stages, e: int, epochs: int, split: str, 
 
 def window_counts(plan: Plan) -> dict[int, int]:
     """Training windows per experiment, from the OTB frame counts and the split rules."""
-    from .otb import OTB
+    from .datasets import get_dataset
     from .splits import plan_video
 
-    otb = OTB(plan.otb_root, strict=plan.strict)
+    otb = get_dataset("otb", plan.otb_root, strict=plan.strict)
     lengths = {n: len(otb[n]) for n in plan.names}
     drop = 1 if Behaviour.from_settings(plan.cfg).drop_last("coord") else 0
     out = {}
@@ -368,11 +368,11 @@ def estimate(plan: Plan, store: DetectionStore) -> dict:
     the first video's first batch and a few training steps; printed before any work starts."""
     from .device import resolve_device
     from .extractor import YOLOv8FeatureExtractor
-    from .otb import OTB
+    from .datasets import get_dataset
 
     cfg = plan.cfg
     counts = window_counts(plan)
-    otb = OTB(plan.otb_root, strict=plan.strict)
+    otb = get_dataset("otb", plan.otb_root, strict=plan.strict)
     todo = [otb[n] for n in plan.names if not store.has(otb[n])]
     frames_todo = sum(len(s) for s in todo)
     device = resolve_device(cfg.DEVICE)
