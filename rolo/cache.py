@@ -291,8 +291,9 @@ def check_finite(path, arrays: dict) -> None:
     ``gt`` holds NaN on purpose on the frames this split has no label for (``labelled`` False);
     anywhere else a non-finite number is a :class:`DataError` naming the file and the frames.
     """
+    unlabelled = ~np.asarray(arrays["labelled"], bool).reshape(len(arrays["labelled"]), -1).any(1)
     for k in (*FINITE_ARRAYS, "gt"):
-        rows = _bad_rows(arrays[k], ~np.asarray(arrays["labelled"], bool) if k == "gt" else None)
+        rows = _bad_rows(arrays[k], unlabelled if k == "gt" else None)
         if len(rows):
             images = np.asarray(arrays["frames"])[rows[:5]]
             where = ", ".join(str(int(i)) for i in images) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")

@@ -294,9 +294,17 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
     ckpt_path, results_dir = resolve_paths(cfg)
     print(f"checkpoint {ckpt_path}: head {cfg.HEAD}, SEQ_LEN {seq_len}, SELECT {select}; {behaviour.describe()}")
     boxes = select_boxes(videos, select) or [None] * len(videos)
-    # Every rank writes its videos' files into the folder rank 0 stages.
-    final_dir, results_dir = results_dir, distributed.broadcast_object(
-        stage_results_dir(results_dir) if world.is_main else None)
+    # Every rank writes its videos' files into the folder rank 0 stages; a refusal reaches every rank.
+    staged = None
+    if world.is_main:
+        try:
+            staged = stage_results_dir(results_dir)
+        except DataError as e:
+            staged = e
+    staged = distributed.broadcast_object(staged)
+    if isinstance(staged, DataError):
+        raise staged
+    final_dir, results_dir = results_dir, staged
     try:
         done = {}
         mine = distributed.my_share(list(range(len(videos))), [len(v) for v in videos], world)
