@@ -20,7 +20,7 @@ declare -A TESTS=(
   [boxes]="tests/test_boxes.py tests/test_metrics.py"
   [metrics]="tests/test_metrics.py"
   [splits]="tests/test_splits_cache.py"
-  [windows]="tests/test_splits_cache.py tests/test_lstm.py"
+  [windows]="tests/test_splits_cache.py tests/test_lstm.py tests/test_training.py"
   [select]="tests/test_select.py"
   [evaluation]="tests/test_evaluation.py tests/test_model_options.py"
   [cache]="tests/test_splits_cache.py tests/test_faults.py"
@@ -44,6 +44,8 @@ for m in "${MODULES[@]}"; do
     echo "pytest_add_cli_args_test_selection ="
     for t in ${TESTS[$m]}; do echo "    $t"; done
     printf 'pytest_add_cli_args =\n    -m\n    not slow\n    -p\n    no:cacheprovider\n'
+    echo "also_copy ="   # the scripts and files beside rolo/ that tests run or read
+    (cd "$work" && git ls-files | grep -v / | sed 's/^/    /')
   } > "$work/setup.cfg"
   (cd "$work" && mutmut run --max-children "$CHILDREN" > mutmut.log 2>&1 || true)
   (cd "$work" && mutmut results --all true > results.txt 2>/dev/null || mutmut results > results.txt)
