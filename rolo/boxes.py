@@ -17,7 +17,8 @@ array-likes of shape (..., 4) and broadcast over the leading dimensions.
     without keeping the aspect ratio (as in the report), normalising by the
     original frame size is the same as normalising in the resized frame.
 
-``size`` arguments are ``(width, height)`` in pixels, broadcastable to (..., 2).
+``size`` arguments are ``(width, height)`` in pixels, broadcastable to (..., 2). Results are float64
+whatever the input's type, so integer pixel boxes divide exactly.
 """
 from __future__ import annotations
 

@@ -91,10 +91,48 @@ def test_center_error_hand_values():
 
 
 def test_shape_errors():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"pred and gt must have the same shape, got \(1, 4\) and \(2, 4\)"):
         iou_xywh([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 1, 1]])
-    with pytest.raises(ValueError):
-        iou_xywh([0, 0, 1, 1], [0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"^pred must have shape \(N, 4\), got \(4,\)"):
+        iou_xywh([0, 0, 1, 1], [[0, 0, 1, 1]])
+    with pytest.raises(ValueError, match=r"^gt must have shape \(N, 4\), got \(1, 3\)"):
+        center_error_xywh([[0, 0, 1, 1]], [[0, 0, 1]])
+
+
+def test_bad_values_give_no_numpy_warnings():
+    """NaN, inf and huge boxes are scored by the module's rules without RuntimeWarnings flooding a run's log."""
+    import warnings
+
+    pred = [[0, 0, 10, 10], [np.nan, 0, 10, 10], [np.inf, 0, 10, 10], [1e308, 0, 10, 10], [np.inf, 0, 10, 10]]
+    gt = [[0, 0, 10, 10], [0, 0, 10, 10], [np.inf, 0, 10, 10], [-1e308, 0, 10, 10], [0, np.nan, 10, 10]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = sequence_metrics(pred, gt)
+        iou_cxcywh_norm(np.array(pred) / 1e10, np.array(gt) / 1e10)
+        success_curve([np.nan, 0.5])
+        precision_curve([np.nan, np.inf, 3.0])
+    assert (m["frames"], m["excluded"]) == (3, 2)
+
+
+def test_boxes_apart_on_both_axes_do_not_overlap():
+    # the gaps on x and on y are both negative: their product must not count as an intersection
+    np.testing.assert_array_equal(iou_xywh([[20, 20, 10, 10], [-20, -30, 10, 10]], [GT, GT]), [0.0, 0.0])
+
+
+def test_metrics_are_float64_whatever_the_input():
+    rng = np.random.default_rng(3)
+    pred, gt = random_boxes(rng, 50)
+    p32, g32 = pred.astype(np.float32), gt.astype(np.float32)
+    exact = sequence_metrics(p32.astype(np.float64), g32.astype(np.float64))
+    assert sequence_metrics(p32, g32) == exact
+    np.testing.assert_array_equal(iou_xywh(p32, g32), iou_xywh(p32.astype(np.float64), g32.astype(np.float64)))
+
+
+def test_curves_take_any_shape():
+    """Report-protocol ious come as (W, L) arrays; every entry counts once."""
+    ious = np.array([[0.1, 0.6, np.nan], [0.9, 0.3, 0.55]])
+    np.testing.assert_array_equal(success_curve(ious), success_curve(ious.reshape(-1)))
+    np.testing.assert_array_equal(precision_curve(ious * 40), precision_curve(ious.reshape(-1) * 40))
 
 
 def test_success_curve_is_strictly_greater():
@@ -194,7 +232,7 @@ def test_sequence_metrics_excludes_invalid_gt_and_is_json_ready():
 def test_sequence_metrics_without_valid_frames():
     m = sequence_metrics([[0, 0, 1, 1]], [[0, 0, 0, 0]])
     assert (m["frames"], m["excluded"]) == (0, 1)
-    assert m["aos"] is None and m["success_curve"] is None
+    assert all(m[k] is None for k in ("aos", "auc", "sr50", "p20", "success_curve", "precision_curve"))
 
 
 def test_summarize_video_mean_vs_frame_weighted():
@@ -211,6 +249,8 @@ def test_summarize_video_mean_vs_frame_weighted():
     assert mean["auc"] == pytest.approx((a["auc"] + b["auc"]) / 2)
     assert fw["auc"] == pytest.approx(20 / 21 / 4)
     assert mean["success_curve"][0] == pytest.approx(0.5)
+    assert set(mean) == set(fw) == {"videos", "frames", "aos", "auc", "sr50", "p20", "success_curve", "precision_curve"}
+    assert mean["precision_curve"][20] == pytest.approx(0.5)
 
 
 def test_frame_weighted_equals_pooled_frames():
@@ -231,5 +271,5 @@ def test_summarize_reads_back_json_and_refuses_nothing():
     m = sequence_metrics([[0, 0, 10, 10]], [GT])
     s = summarize({"A": json.loads(json.dumps(m))})
     assert s["mean"]["aos"] == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^summarize: no video with a valid frame$"):
         summarize({})
