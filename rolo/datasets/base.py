@@ -241,6 +241,3 @@ class Dataset:
 
     def sequences(self) -> list[Sequence]:
         return [self[n] for n in self.names()]
-
-    def describe(self) -> str:
-        return f"{self.title} {self.split or ''} at {self.root}".replace("  ", " ")
