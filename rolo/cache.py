@@ -133,6 +133,9 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
     for k in ARRAYS:
         if len(arrays[k]) != n:
             raise ValueError(f"write_video: {k} has {len(arrays[k])} rows, features has {n}")
+    problem = nonfinite(arrays)
+    if problem:  # e.g. a feature beyond float16's range (FEATURE_DTYPE float16, fp16 on CUDA)
+        raise DataError(f"refusing to cache {path}: its {problem}")
     tmp = path.parent / f"{_TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,11 +288,11 @@ def _bad_rows(a, allowed_nan=None) -> np.ndarray:
     return np.concatenate(bad) if bad else np.empty(0, np.int64)
 
 
-def check_finite(path, arrays: dict) -> None:
-    """Refuse NaN or inf in a cached video (a NaN trains to NaN weights and scores 0, silently).
+def nonfinite(arrays: dict) -> str | None:
+    """Where a video's arrays hold NaN or inf, as ``"features.npy holds NaN or inf (images 4, 9)"``, or None.
 
     ``gt`` holds NaN on purpose on the frames this split has no label for (``labelled`` False);
-    anywhere else a non-finite number is a :class:`DataError` naming the file and the frames.
+    anywhere else a non-finite number trains to NaN weights and scores 0, silently.
     """
     unlabelled = ~np.asarray(arrays["labelled"], bool).reshape(len(arrays["labelled"]), -1).any(1)
     for k in (*FINITE_ARRAYS, "gt"):
@@ -297,9 +300,15 @@ def check_finite(path, arrays: dict) -> None:
         if len(rows):
             images = np.asarray(arrays["frames"])[rows[:5]]
             where = ", ".join(str(int(i)) for i in images) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-            what = "NaN or inf on labelled frames" if k == "gt" else "NaN or inf"
-            raise DataError(f"cache file {Path(path) / (k + '.npy')} holds {what} (images {where}); re-extract "
-                            f"the video with --overwrite true")
+            return f"{k}.npy holds {'NaN or inf on labelled frames' if k == 'gt' else 'NaN or inf'} (images {where})"
+    return None
+
+
+def check_finite(path, arrays: dict) -> None:
+    """:func:`nonfinite` as a :class:`DataError` naming the cached file."""
+    problem = nonfinite(arrays)
+    if problem:
+        raise DataError(f"cache file {Path(path) / problem}; re-extract the video with --overwrite true")
 
 
 def read_split(data_dir, split: str, names: list[str] | None = None, expect: dict | None = None,

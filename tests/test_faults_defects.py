@@ -304,6 +304,25 @@ def test_help_warns_that_a_weights_file_runs_code(monkeypatch, capsys, script):
     assert re.search(r"\.pt \(?(can )?runs? code.*trusted only", line), line
 
 
+def test_nonfinite_values_are_never_cached(tmp_path):
+    """A feature beyond float16's range (FEATURE_DTYPE float16, fp16 on CUDA) becomes inf: refused at once."""
+    a = {k: np.zeros((4, 3), np.float32) for k in cache.ARRAYS}
+    a["labelled"], a["frames"] = np.ones(4, bool), np.arange(1, 5)
+    a["features"] = a["features"].astype(np.float16)
+    with np.errstate(over="ignore"):
+        a["features"][1, 2] = np.float32(1e5)
+    with pytest.raises(DataError, match=r"refusing to cache .*train/V: its features\.npy holds NaN or inf \(images 2\)"):
+        cache.write_video(tmp_path / "train" / "V", a, {"name": "V"})
+    assert not (tmp_path / "train").exists() or list((tmp_path / "train").iterdir()) == []
+    a["features"][1, 2] = 0
+    a["gt"][[0, 2]] = np.nan
+    a["labelled"][[0, 2]] = False  # NaN ground truth marks the frames without a label
+    cache.write_video(tmp_path / "train" / "V", a, {"name": "V"})
+    a["labelled"][2] = True
+    with pytest.raises(DataError, match=r"its gt\.npy holds NaN or inf on labelled frames \(images 3\)"):
+        cache.write_video(tmp_path / "train" / "V", a, {"name": "V"})
+
+
 # ---- 5. a non-finite loss -----------------------------------------------------------------------
 
 def test_nonfinite_loss_stops_training_and_keeps_the_last_good_checkpoint(exp1_cache, tmp_path, monkeypatch):
