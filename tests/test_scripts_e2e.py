@@ -31,11 +31,11 @@ def tree(tmp_path_factory):
     return tmp, names
 
 
-@pytest.mark.parametrize("experiment", [1, 3])
+@pytest.mark.parametrize("experiment", [1, 2, 3])
 def test_extract_train_evaluate(repo_root, tree, experiment):
     tmp, names = tree
     loader = "dataloader.py" if experiment == 1 else f"dataloader_exp{experiment}.py"
-    trainer = "train.py" if experiment == 1 else "train_exp3.py"
+    trainer = "train_exp3.py" if experiment == 3 else "train.py"
     data, ckpt, res = tmp / f"data{experiment}", tmp / f"ckpt{experiment}", tmp / f"res{experiment}"
     common = ["--device", "cpu"]
     p = run_script(repo_root, tmp, loader, "--otb_root", str(tmp / "otb"), "--list_file", str(tmp / "otb/list.txt"),
@@ -50,7 +50,10 @@ def test_extract_train_evaluate(repo_root, tree, experiment):
     assert "already cached" in p.stdout
     train_videos = cache.read_split(data, "train")
     assert [v.name for v in train_videos] == (names[:2] if experiment == 1 else names[:3])
-    assert train_videos[0].features.shape == (16, 256)
+    # experiment 2 trains on every third frame (1, 4, ..., 16), each labelled
+    assert train_videos[0].features.shape == ((6, 256) if experiment == 2 else (16, 256))
+    if experiment == 2:
+        assert list(train_videos[0].frames) == [1, 4, 7, 10, 13, 16] and train_videos[0].labelled.all()
     if experiment == 3:
         assert list(np.flatnonzero(train_videos[0].labelled)) == [0, 3, 6, 9, 12, 15]
 
@@ -62,13 +65,13 @@ def test_extract_train_evaluate(repo_root, tree, experiment):
                    "--data_dir", str(data), "--checkpoint_dir", str(ckpt), "--results_dir", str(res),
                    "--otb_root", str(tmp / "otb"), *common)
     m = json.loads((res / "metrics.json").read_text())
-    assert list(m["videos"]) == ([names[2]] if experiment == 1 else names[:3])  # exp 3 tests on the main 3
+    assert list(m["videos"]) == ([names[2]] if experiment == 1 else names[:3])  # exps 2, 3 test on the main 3
     test_name = names[2]
     assert f"{m['videos'][test_name]['aos']:.3f}" in p.stdout
     assert len(np.loadtxt(res / f"{test_name}.txt", delimiter=",")) == 16
     for png in ("success.png", "precision.png", "montage.png"):
         assert (res / png).stat().st_size > 1000
-    assert ("online held-out" in p.stdout) == (experiment == 3)
+    assert ("online held-out" in p.stdout) == (experiment in (2, 3))
 
 
 def test_script_errors_are_one_line(repo_root, tree):
