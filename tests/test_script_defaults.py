@@ -38,7 +38,8 @@ def _trainer(e):
 
 EXPECTED = {
     "YOLOv8FeatureExtractor.py": {"WEIGHTS": REPORT["WEIGHTS"], "IMG_DIR": None, "IMG_SIZE": REPORT["IMG_SIZE"],
-                                  "CONF": 0.25, "DEVICE": "auto", "BATCH_SIZE": 16},
+                                  "CONF": 0.25, "DEVICE": "auto", "BATCH_SIZE": 16, "DECODE_WORKERS": 0,
+                                  "GPU_DECODE": False},
     "dataloader.py": _dataloader(1),
     "dataloader_exp2.py": _dataloader(2),
     "dataloader_exp3.py": _dataloader(3),
