@@ -14,9 +14,21 @@ The baselines, as the report describes its code:
 * training (:class:`ReportWindows`, :func:`report_style_epoch`): a torch
   ``Dataset`` that materialises every window as a float64 numpy copy, a
   ``DataLoader`` with batch size 1 that turns numpy into tensors at every
-  step, ``loss.item()`` every step, torch's default Adam;
-* evaluation (:func:`report_style_predict`): the same windows, one forward
+  step, its own loss (:func:`report_loss`), ``loss.item()`` every step,
+  torch's default Adam; written from the report's code's behaviour, not from
+  our window code: N - 6 windows per video, per-window targets with -1 padding,
+  zeros on frames without a detection;
+* evaluation (:func:`report_style_predict`): its N - 5 windows, one forward
   and one device-to-host copy per window.
+
+Ours runs in report-code mode (:data:`REPORT_BEHAVIOUR`) for these two, so that both sides
+see the same windows and inputs. What remains different, and why it changes no output:
+the baseline's float64 copies are cast to float32 at every step (the same numbers ours holds);
+its loss averages the squared errors over the elements of labelled steps, ours the per-step
+means over labelled steps (the same quotient, as every step has 4 elements); ours drops windows
+without a labelled frame, which the report's code would train on with an empty loss (none
+exist with SEQ_LEN 6 and a label every third frame); ours uses fused Adam (same update, other
+rounding).
 
 Ours: :class:`rolo.extractor.YOLOv8FeatureExtractor`, :func:`rolo.training.train_epoch`
 over :func:`rolo.windows.make_store`, :func:`rolo.training.run`,
@@ -53,6 +65,7 @@ from .boxes import NO_DETECTION_CXCYWH_NORM, cxcywh_norm_to_xywh, xyxy_to_cxcywh
 from .device import exact_math, resolve_device
 from .errors import DataError
 from .model import ROLO
+from .reportcode import Behaviour
 from .windows import frame_inputs, frame_targets, make_store
 
 CHECKS = {
@@ -339,32 +352,44 @@ def bench_extraction(paths, *, weights, imgsz: int, batch: int, device, conf: fl
 # ---- 2. training -------------------------------------------------------------------
 
 class ReportWindows(torch.utils.data.Dataset):
-    """The report's dataset: every SEQ_LEN window copied out up front as float64 numpy.
+    """The report's dataset, written from its code's behaviour and none of our window code.
 
-    Items are ``(x (L, D + 4), y (L, 4), mask (L,))`` numpy arrays, in the order of
-    :func:`rolo.windows.window_starts` (video by video, stride 1), so that window
-    ``i`` here is window ``i`` of our store. ``labelled_only`` drops windows
-    without a labelled frame, as training does; evaluation keeps every window.
+    Per video: ``[features, bbox_yolo]`` rows as float64 numpy, with the report's extractor's
+    zeros (all-zero feature, box ``[0.5, 0.5, 0, 0]``) on frames ``detected.npy`` marks as
+    missed; ground truth as float64 with ``-1`` rows where this split holds no label (their
+    experiment-3 padding). Every window is copied out up front: ``range(0, N - L)`` starts when
+    ``training`` (their training loop, N - 6 windows), ``range(0, N - L + 1)`` otherwise (their
+    evaluation, N - 5). Items are ``(x (L, D + 4), y (L, 4))`` float64 arrays; a window's
+    labelled steps are the rows of ``y`` that are not -1 (:func:`report_loss`).
     """
 
-    def __init__(self, videos, seq_len: int, labelled_only: bool = True):
-        self.x, self.y, self.m = [], [], []
+    def __init__(self, videos, seq_len: int, training: bool = True):
+        self.x, self.y = [], []
         for v in videos:
-            inputs = frame_inputs(v).astype(np.float64)
-            targets = frame_targets(v).astype(np.float64)
-            labelled = np.asarray(v.labelled, bool)
-            for s in range(len(v) - seq_len + 1):
-                if labelled_only and not labelled[s:s + seq_len].any():
-                    continue
+            features = np.array(v.features, dtype=np.float64)
+            boxes = np.array(v.bbox_yolo, dtype=np.float64)
+            missed = ~np.array(v.detected, dtype=bool)
+            features[missed] = 0.0
+            boxes[missed] = (0.5, 0.5, 0.0, 0.0)
+            inputs = np.concatenate([features, boxes], axis=1)
+            gt = np.array(v.gt, dtype=np.float64)
+            gt[~np.isfinite(gt).all(axis=1)] = -1.0
+            for s in range(len(inputs) - seq_len + (0 if training else 1)):
                 self.x.append(inputs[s:s + seq_len].copy())
-                self.y.append(targets[s:s + seq_len].copy())
-                self.m.append(labelled[s:s + seq_len].copy())
+                self.y.append(gt[s:s + seq_len].copy())
 
     def __len__(self) -> int:
         return len(self.x)
 
     def __getitem__(self, i):
-        return self.x[i], self.y[i], self.m[i]
+        return self.x[i], self.y[i]
+
+
+def report_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Their train_exp3.py's loss: squared error per element, averaged over the elements of the
+    steps whose target is not the -1 padding (on fully labelled windows: plain MSE)."""
+    valid = (y != -1).all(dim=-1)
+    return ((out - y) ** 2)[valid].mean()
 
 
 def report_style_epoch(model, opt, dataset: ReportWindows, order, device) -> float:
@@ -373,14 +398,18 @@ def report_style_epoch(model, opt, dataset: ReportWindows, order, device) -> flo
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, sampler=list(order))
     model.train()
     running = 0.0
-    for x, y, m in loader:
-        x, y, m = x.float().to(device), y.float().to(device), m.to(device)
-        loss = training.masked_loss(model(x), y, m, "coord")
+    for x, y in loader:
+        x, y = x.float().to(device), y.float().to(device)
+        loss = report_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         running += loss.item()
     return running / len(dataset)
+
+
+#: Our pipeline with the report's code's behaviour (rolo.reportcode): the baseline's inputs and windows.
+REPORT_BEHAVIOUR = Behaviour.from_settings({"REPORT_CODE": True})
 
 
 def workload_cache(root: Path, n_train: int, n_test: int, frames: int, feature_dim: int = 512,
@@ -401,7 +430,7 @@ def bench_training(data_dir: Path, *, device, repeats: int, hidden: int, max_win
     0: all), in the same order, from the same weights."""
     device = resolve_device(device)
     videos = cache.read_split(data_dir, "train")
-    store = make_store(videos, SEQ_LEN, device=device)
+    store = make_store(videos, SEQ_LEN, device=device, behaviour=REPORT_BEHAVIOUR)
     dataset = ReportWindows(videos, SEQ_LEN)
     if len(dataset) != len(store):
         raise RuntimeError(f"report windows {len(dataset)} != store windows {len(store)}")
@@ -798,7 +827,7 @@ def report_style_predict(model, dataset: ReportWindows, device) -> np.ndarray:
     loader = torch.utils.data.DataLoader(dataset, batch_size=1, shuffle=False)
     outs = []
     with torch.no_grad():
-        for x, _, _ in loader:
+        for x, _ in loader:
             outs.append(model(x.float().to(device))[0].cpu().numpy())
     return np.stack(outs)
 
@@ -809,15 +838,15 @@ def bench_evaluation(data_dir: Path, *, device, repeats: int, hidden: int, seed:
     videos = cache.read_split(data_dir, "test")
     torch.manual_seed(seed)
     model = ROLO(videos[0].meta["feature_dim"], hidden).to(device).eval()
-    per_video = [ReportWindows([v], SEQ_LEN, labelled_only=False) for v in videos]
+    per_video = [ReportWindows([v], SEQ_LEN, training=False) for v in videos]
 
     def run_base():
         return [cxcywh_norm_to_xywh(report_style_predict(model, ds, device), v.image_size)
                 for v, ds in zip(videos, per_video)]
 
     def run_ours():
-        return [evaluation.evaluate_video(model, v, seq_len=SEQ_LEN, head="coord", device=device)["report"]
-                for v in videos]
+        return [evaluation.evaluate_video(model, v, seq_len=SEQ_LEN, head="coord", device=device,
+                                          behaviour=REPORT_BEHAVIOUR)["report"] for v in videos]
 
     t_base, t_ours = Timer(device), Timer(device)
     for _ in range(repeats):

@@ -86,21 +86,25 @@ def test_report_windows_are_the_store_windows(tmp_path):
     # experiment 3 labels every third frame: windows without a label are dropped by both
     write_synthetic_cache(tmp_path, experiment=3, n_videos=4, frames=20, feature_dim=8, n_train=2, n_test=1)
     videos = cache.read_split(tmp_path, "train")
-    store = make_store(videos, 6, mode="ram")
+    store = make_store(videos, 6, mode="ram", behaviour=bench.REPORT_BEHAVIOUR)
     windows = bench.ReportWindows(videos, 6)
     assert len(windows) == len(store) > 0
+    # the one difference in count: our default makes N - 5 windows per video, their training loop N - 6
+    assert len(make_store(videos, 6, mode="ram")) == len(windows) + len(videos)
+    assert not all(v.detected.all() for v in videos)  # the zeros on missed frames are exercised
     for i in range(len(store)):
         x, y, m = store.batch(torch.tensor([i]))
-        wx, wy, wm = windows[i]
-        assert wx.dtype == np.float64
+        wx, wy = windows[i]
+        assert wx.dtype == wy.dtype == np.float64
         np.testing.assert_array_equal(x[0].numpy(), wx.astype(np.float32))
-        np.testing.assert_array_equal(y[0].numpy(), wy.astype(np.float32))
+        wm = (wy != -1).all(axis=1)
         np.testing.assert_array_equal(m[0].numpy(), wm)
+        np.testing.assert_array_equal(y[0].numpy()[wm], wy[wm].astype(np.float32))
 
 
 def test_report_epoch_and_ours_train_the_same_weights(data):
     videos = cache.read_split(data, "train")
-    store = make_store(videos, 6)
+    store = make_store(videos, 6, behaviour=bench.REPORT_BEHAVIOUR)
     perm = torch.randperm(len(store), generator=torch.Generator().manual_seed(1))
     models = []
     for ours in (False, True):
@@ -127,6 +131,14 @@ def test_training_and_evaluation_stages(data):
     assert "windows" in ev.note
 
 
+def test_report_loss_equals_our_masked_loss():
+    torch.manual_seed(0)
+    out, y = torch.rand(1, 6, 4), torch.rand(1, 6, 4)
+    m = torch.tensor([[True, False, False, True, False, False]])
+    y_padded = torch.where(m[..., None], y, torch.tensor(-1.0))
+    torch.testing.assert_close(bench.report_loss(out, y_padded), training.masked_loss(out, y, m, "coord"))
+
+
 def test_report_style_predict_equals_batched_windows(data):
     from rolo.evaluation import predict_windows
     from rolo.windows import frame_inputs
@@ -134,9 +146,9 @@ def test_report_style_predict_equals_batched_windows(data):
     video = cache.read_split(data, "test")[0]
     torch.manual_seed(0)
     model = bench.ROLO(16, 16).eval()
-    base = bench.report_style_predict(model, bench.ReportWindows([video], 6, labelled_only=False), "cpu")
+    base = bench.report_style_predict(model, bench.ReportWindows([video], 6, training=False), "cpu")
     with torch.inference_mode():
-        ours = predict_windows(model, torch.from_numpy(frame_inputs(video)), 6).numpy()
+        ours = predict_windows(model, torch.from_numpy(frame_inputs(video, behaviour=bench.REPORT_BEHAVIOUR)), 6).numpy()
     assert base.shape == ours.shape == (len(video) - 5, 6, 4)
     np.testing.assert_allclose(base, ours, rtol=1e-5, atol=1e-6)
 
