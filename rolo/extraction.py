@@ -174,7 +174,9 @@ def video_arrays(seq, plan: splits.VideoPlan, dets, size, feature_dtype: str = "
     """
     k = plan.keep
     has_box = box_present(seq.gt[k])
-    usable = has_box if (score_hidden and plan.split != "train") else has_box & seq.visible[k]
+    visible = getattr(seq, "visible", None)  # a sequence without labels: visible where it has a box
+    hidden_ok = (score_hidden and plan.split != "train") or visible is None
+    usable = has_box if hidden_ok else has_box & np.asarray(visible)[k]
     labelled = plan.labelled & usable
     size = np.asarray(size, dtype=np.float64)
     gt = xywh_to_cxcywh_norm(seq.gt[k], size[k] if size.ndim == 2 else size).astype(np.float32)
