@@ -62,8 +62,8 @@ def epoch_pairs(ours: list[int]) -> list[tuple[int, int | None]]:
 class PairedTable:
     """Rows x (label, ours, report) column pairs, with means and mean differences underneath."""
 
-    def __init__(self, title: str, rows: list[str], pairs: list[tuple[str, dict, dict]]):
-        self.title, self.rows, self.pairs = title, rows, pairs
+    def __init__(self, title: str, rows: list[str], pairs: list[tuple[str, dict, dict]], ours_label: str = "ours"):
+        self.title, self.rows, self.pairs, self.ours_label = title, rows, pairs, ours_label
 
     def summary(self):
         """Per pair: (mean ours, mean report, mean of ours - report over rows with both, rows with both)."""
@@ -75,6 +75,8 @@ class PairedTable:
         return out
 
     def markdown(self) -> str:
+        if len({id(ours) for _, ours, _ in self.pairs}) == 1 and len(self.pairs) > 1:
+            return self._markdown_one_ours()
         head = ["Secuencia"] + [c for label, _, _ in self.pairs for c in (f"{label} ours", f"{label} report")]
         lines = [f"### {self.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
@@ -84,6 +86,20 @@ class PairedTable:
         lines.append("| **mean** | " + " | ".join(c for m_o, m_r, _, _ in s for c in (_fmt(m_o), _fmt(m_r))) + " |")
         lines.append("| **ours - report** | " + " | ".join(
             c for _, _, d, n in s for c in ((f"{d:+.3f} ({n} rows)" if d is not None else "-"), "")) + " |")
+        return "\n".join(lines)
+
+    def _markdown_one_ours(self) -> str:
+        """Table 4's layout: the report's columns, then ours once; the differences under ours."""
+        ours = self.pairs[0][1]
+        head = ["Secuencia"] + [label for label, _, _ in self.pairs] + [self.ours_label]
+        lines = [f"### {self.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append(f"| {r} | " + " | ".join(_fmt(rep.get(r)) for _, _, rep in self.pairs) + f" | {_fmt(ours.get(r))} |")
+        s = self.summary()
+        lines.append("| **mean** | " + " | ".join(_fmt(m_r) for _, m_r, _, _ in s) + f" | {_fmt(s[0][0])} |")
+        diffs = "; ".join(f"{d:+.3f} vs {label} ({n} rows)" for (label, _, _), (_, _, d, n) in zip(self.pairs, s)
+                          if d is not None) or "-"
+        lines.append("| **ours - report** | " + " | ".join("" for _ in self.pairs) + f" | {diffs} |")
         return "\n".join(lines)
 
     def csv_rows(self, table: int):
@@ -110,9 +126,9 @@ def table4(plan) -> PairedTable:
     ours, _ = load_aos(plan.results(3, plan.epochs[-1], "test"))
     ours = ours or {}
     rows = [n for n in reference.original_rolo_aos()] + [n for n in ours if n not in reference.original_rolo_aos()]
-    label = f"exp 3, {plan.epochs[-1]} ep"
-    return PairedTable(TITLES[4], rows, [(f"{label} vs original ROLO", ours, reference.original_rolo_aos()),
-                                         (f"{label} vs report's ROLO", ours, reference.table4_report_column())])
+    return PairedTable(TITLES[4], rows, [("ROLO", ours, reference.original_rolo_aos()),
+                                         ("ROLO (nuestro)", ours, reference.table4_report_column())],
+                       ours_label=f"ours (exp 3, {plan.epochs[-1]} ep)")
 
 
 def extra_table(plan) -> str:

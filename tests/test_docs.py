@@ -135,7 +135,10 @@ def check_command(args: list[str]) -> list[str]:
             i += 1
             continue
         name, eq, value = arg[2:].partition("=")
-        if not eq:
+        alone = i + 1 >= len(rest) or rest[i + 1].startswith("--")
+        if not eq and isinstance(constants.get(name.upper()), bool) and alone:
+            value = "true"  # a switch given alone, as rolo.config reads it
+        elif not eq:
             value = rest[i + 1] if i + 1 < len(rest) else None
             i += 1
         i += 1

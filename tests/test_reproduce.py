@@ -47,3 +47,14 @@ def test_quick_run_writes_the_four_tables_and_a_rerun_skips_every_stage(repo_roo
     assert report.returncode == 0 and "[skip] extract 1" in report.stdout  # the caches serve both modes
     assert "Mode: **report_code**" in (tmp_path / "out" / "quick" / "REPRODUCTION.md").read_text()
     assert len(names) == 4 and len(reference.report_sequences(1)) == 8
+
+
+def test_table_4_sets_ours_once_beside_the_reports_two_columns():
+    ours = {"Human2": 0.7}
+    t = PairedTable("Table 4", ["Human2", "Gym"], [("ROLO", ours, {"Human2": 0.545, "Gym": 0.599}),
+                                                   ("ROLO (nuestro)", ours, {"Human2": 0.812, "Gym": 0.697})],
+                    ours_label="ours (exp 3, 100 ep)")
+    md = t.markdown()
+    assert "| Secuencia | ROLO | ROLO (nuestro) | ours (exp 3, 100 ep) |" in md
+    assert "| Human2 | 0.545 | 0.812 | 0.700 |" in md and "| Gym | 0.599 | 0.697 | - |" in md
+    assert "+0.155 vs ROLO (1 rows); -0.112 vs ROLO (nuestro) (1 rows)" in md
