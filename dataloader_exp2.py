@@ -15,6 +15,7 @@ OTB_ROOT = "OTB100"                # OTB-100 as distributed: <OTB_ROOT>/<Seq>/im
 LIST_FILE = "otb30_list.txt"       # sequence names in experiment order: 22 train, 8 test, then eval
 OUT_DIR = "data/ROLO_data_exp2"     # cache root; gets train/, test/, eval/ with one folder per video
 EXPERIMENT = 2                     # 1: 22/8 videos; 2: every 3rd frame trains; 3: every 3rd label trains
+DETECTOR = "yolov8"                # feature extractor by name (rolo.extractor.EXTRACTORS; docs/datasets.md)
 WEIGHTS = "yolov8s.pt"             # YOLOv8 or fine-tuned weights (finetune_yolo.py); a .pt can run code: trusted only
 IMG_SIZE = 640                     # frames are resized to IMG_SIZE x IMG_SIZE, as in the report
 CONF = 0.25                        # detection confidence threshold (Ultralytics' default)

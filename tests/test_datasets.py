@@ -235,3 +235,39 @@ def test_finetune_labels_come_from_a_dataset_split_and_skip_hidden_frames(repo_r
     W, H = t["sizes"][5]
     np.testing.assert_allclose([float(v) for v in label.split()[1:]], [(x + w / 2) / W, (y + h / 2) / H, w / W, h / H],
                                atol=1e-6)
+
+
+def test_a_new_detector_is_one_class_and_one_registry_line(repo_root, tmp_path, monkeypatch):
+    """A detector registered in EXTRACTORS is built by the dataloader for --detector NAME."""
+    import runpy
+
+    from rolo import cache, extraction, extractor
+
+    class Centre:
+        """Every frame: its centre, a 3-d feature holding the frame's index."""
+        feature_dim = 3
+
+        def __init__(self, weights, **kwargs):
+            self.kwargs = kwargs
+
+        def extract_paths(self, paths, batch_size=16, desc=None, progress=True):
+            n = len(paths)
+            box = np.tile(np.float32([0.5, 0.5, 0.2, 0.2]), (n, 1))
+            topk = np.concatenate([box, np.ones((n, 2), np.float32)], 1)[:, None]
+            return extractor.Detections(boxes=box, features=np.repeat(np.arange(n, dtype=np.float32)[:, None], 3, 1),
+                                        conf=np.ones(n, np.float32), detected=np.ones(n, bool), topk=topk,
+                                        sizes=np.tile([64, 48], (n, 1)))
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(extractor.EXTRACTORS, "centre", Centre)
+    make_lasot(tmp_path / "l")
+    g = runpy.run_path(str(repo_root / "dataloader.py"), run_name="rolo_test")
+    extraction.main(g, ["--detector", "centre", "--dataset", "lasot", "--dataset_root", str(tmp_path / "l"),
+                        "--train_split", "train", "--out_dir", str(tmp_path / "data"), "--device", "cpu"])
+    v = cache.read_video(tmp_path / "data" / "train" / "airplane-2")
+    assert v.features.shape == (8, 3) and list(v.features[:, 0]) == list(range(8))
+    assert v.meta["settings"]["DETECTOR"] == "centre"
+    with pytest.raises(ConfigError, match="--detector: 'nope' is not allowed; choose one of 'yolov8', 'centre'"):
+        extractor.build_extractor({"DETECTOR": "nope", "WEIGHTS": "x"})
