@@ -1,0 +1,118 @@
+"""rolo.windows by hand: the LSTM's input and target rows, which windows exist, and the two stores
+giving the same batches as slicing the videos directly."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rolo import windows
+from rolo.cache import VideoCache
+from rolo.heatmap import box_to_grid
+from rolo.reportcode import Behaviour
+
+
+def _video(n, seed, d=3, labelled=None, name="V"):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(0.2, 0.8, (n, 4)).astype(np.float32)
+    lab = np.ones(n, bool) if labelled is None else np.asarray(labelled, bool)
+    gt[~lab] = np.nan
+    arrays = {"features": rng.normal(size=(n, d)).astype(np.float32),
+              "bbox_yolo": rng.uniform(0.2, 0.8, (n, 4)).astype(np.float32), "gt": gt, "labelled": lab,
+              "detected": rng.random(n) > 0.3}
+    return VideoCache(Path(name), {"name": name, "feature_dim": d, "image_size": [64, 48]}, arrays)
+
+
+def test_inputs_and_targets_by_hand():
+    v = _video(5, 0, labelled=[1, 0, 1, 1, 0])
+    x = windows.frame_inputs(v)
+    assert x.dtype == np.float32 and x.shape == (5, 7)
+    np.testing.assert_array_equal(x, np.concatenate([v.features, v.bbox_yolo], axis=1))
+    other = np.full((5, 4), 0.25, np.float32)
+    np.testing.assert_array_equal(windows.frame_inputs(v, boxes=other)[:, 3:], other)
+    zeroed = windows.frame_inputs(v, behaviour=Behaviour(zero_undetected=True))
+    miss = ~v.detected
+    np.testing.assert_array_equal(zeroed[miss], np.tile([0, 0, 0, 0.5, 0.5, 0, 0], (miss.sum(), 1)))
+    np.testing.assert_array_equal(zeroed[~miss], x[~miss])
+    heat = windows.frame_inputs(v, head="heatmap")
+    np.testing.assert_array_equal(heat, np.concatenate([v.features, box_to_grid(v.bbox_yolo, "soft")], axis=1))
+    y = windows.frame_targets(v)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, np.where(v.labelled[:, None], v.gt, 0))
+    np.testing.assert_array_equal(windows.frame_targets(v, head="heatmap", grid="report"),
+                                  box_to_grid(np.nan_to_num(v.gt), "report"))
+    np.testing.assert_array_equal(windows.lstm_inputs([[1.0]], [[0.1, 0.2, 0.3, 0.4]]),
+                                  np.array([[1.0, 0.1, 0.2, 0.3, 0.4]], np.float32))
+
+
+def test_window_starts_by_hand():
+    lengths = [3, 8, 6]            # rows 0-2, 3-10, 11-16; SEQ_LEN 6: the first video is too short
+    np.testing.assert_array_equal(windows.window_starts(lengths, 6), [3, 4, 5, 11])
+    np.testing.assert_array_equal(windows.window_starts(lengths, 6, drop_last=True), [3, 4])
+    np.testing.assert_array_equal(windows.window_starts([6], 6, drop_last=True), np.zeros(0))
+    np.testing.assert_array_equal(windows.window_starts([2], 6), np.zeros(0))
+    labelled = np.zeros(17, bool)
+    labelled[[8, 16]] = True       # windows 3 (rows 3-8), 11 (rows 11-16) end on a label; 4, 5 contain row 8
+    np.testing.assert_array_equal(windows.window_starts(lengths, 6, labelled), [3, 4, 5, 11])
+    np.testing.assert_array_equal(windows.window_starts(lengths, 6, labelled, last_labelled=True), [3, 11])
+    labelled[:] = False
+    labelled[3] = True             # only the first row of window 3: the others carry no loss
+    np.testing.assert_array_equal(windows.window_starts(lengths, 6, labelled), [3])
+    np.testing.assert_array_equal(windows.window_label_counts(np.array([3, 4]), 6, labelled), [1, 0])
+    assert windows.window_starts([], 6).shape == (0,)
+
+
+@pytest.mark.parametrize("head, behaviour", [("coord", Behaviour()), ("heatmap", Behaviour()),
+                                             ("coord", Behaviour(zero_undetected=True, drop_last_window=True)),
+                                             ("heatmap", Behaviour(report_heatmap=True))])
+def test_both_stores_give_the_windows_of_the_videos(head, behaviour):
+    videos = [_video(9, 1, labelled=[1, 0, 0] * 3, name="A"), _video(4, 2, name="B"), _video(7, 3, name="C")]
+    boxes = [None, None, np.full((7, 4), 0.3, np.float32)]
+    seq_len = 4
+    ram = windows.RamStore(videos, seq_len, head=head, boxes=boxes, behaviour=behaviour)
+    mm = windows.MmapStore(videos, seq_len, head=head, boxes=boxes, behaviour=behaviour)
+    offsets = [0, 9, 13]
+    want = []                      # (video, first frame) of every window, as the rules define them
+    for i, v in enumerate(videos):
+        n_win = len(v) - seq_len + (0 if behaviour.drop_last(head) else 1)
+        for s in range(max(n_win, 0)):
+            lab = v.labelled[s:s + seq_len]
+            if lab.any() and (not behaviour.last_step_only(head) or lab[-1]):
+                want.append((i, s))
+    assert len(ram) == len(mm) == len(want)
+    np.testing.assert_array_equal(ram.starts.numpy(), [offsets[i] + s for i, s in want])
+    ids = torch.arange(len(want))
+    for store in (ram, mm):
+        x, y, m = store.batch(ids)
+        for k, (i, s) in enumerate(want):
+            v, sl = videos[i], slice(s, s + seq_len)
+            xi = windows.frame_inputs(v, head, boxes[i], behaviour)[sl]
+            np.testing.assert_array_equal(x[k].numpy(), xi)
+            np.testing.assert_array_equal(y[k].numpy(), windows.frame_targets(v, head, behaviour.grid)[sl])
+            mask = v.labelled[sl] & (np.arange(seq_len) == seq_len - 1 if behaviour.last_step_only(head) else True)
+            np.testing.assert_array_equal(m[k].numpy(), mask)
+        assert float(store.labelled_steps(ids)) == float(m.sum())
+        assert float(store.labelled_steps(ids[:1])) == float(m[0].sum())
+
+
+def test_make_store_picks_ram_or_mmap():
+    videos = [_video(8, 4)]
+    assert isinstance(windows.make_store(videos, 4, mode="ram"), windows.RamStore)
+    assert isinstance(windows.make_store(videos, 4, mode="mmap"), windows.MmapStore)
+    assert isinstance(windows.make_store(videos, 4, mode="auto", ram_fraction=0.5), windows.RamStore)
+    assert isinstance(windows.make_store(videos, 4, mode="auto", ram_fraction=0.0), windows.MmapStore)
+    assert windows._available_memory() > 1 << 20
+
+
+def test_mmap_store_releases_pages_as_it_reads(monkeypatch):
+    videos = [_video(8, 5, name="A"), _video(8, 6, name="B")]
+    released = []
+    monkeypatch.setattr(windows, "_release_pages", lambda v: released.append(v.name))
+    store = windows.MmapStore(videos, 4)
+    store.release_rows = 8
+    store.batch(torch.tensor([0]))                 # 4 rows read: nothing released yet
+    assert released == []
+    store.batch(torch.tensor([5]))                 # 8 rows: the videos touched so far are released first
+    assert released == ["A"]
+    store.batch(torch.tensor([6, 7]))
+    assert released == ["A", "B"]
