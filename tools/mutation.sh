@@ -24,8 +24,8 @@ declare -A TESTS=(
   [windows]="tests/test_windows_store.py tests/test_splits_cache.py"
   [select]="tests/test_select.py tests/test_select_compare.py"
   [evaluation]="tests/test_evaluation.py"
-  [cache]="tests/test_splits_cache.py tests/test_evaluation.py tests/test_training.py"
-  [otb]="tests/test_otb.py tests/test_synthetic.py"
+  [cache]="tests/test_splits_cache.py"
+  [otb]="tests/test_otb.py"
 )
 MODULES=("$@")
 [ ${#MODULES[@]} -gt 0 ] || MODULES=(boxes metrics splits windows select evaluation cache otb)
