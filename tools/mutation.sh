@@ -25,7 +25,7 @@ declare -A TESTS=(
   [select]="tests/test_select.py tests/test_select_compare.py"
   [evaluation]="tests/test_evaluation.py"
   [cache]="tests/test_splits_cache.py"
-  [otb]="tests/test_otb.py"
+  [otb]="tests/test_otb.py tests/test_otb_lists.py"
 )
 MODULES=("$@")
 [ ${#MODULES[@]} -gt 0 ] || MODULES=(boxes metrics splits windows select evaluation cache otb)
