@@ -56,3 +56,66 @@ def test_a_missing_sequence_suggests_the_closest_name(tmp_path):
         otb["Joging"]
     with pytest.raises(DataError, match=r"\('zzzzzzzz' is not an OTB-100 sequence\)$"):
         otb["zzzzzzzz"]
+
+
+def test_images_are_listed_in_numeric_order(tmp_path):
+    from rolo.otb import list_images, natural_key
+
+    for name in ["10.jpg", "2.JPG", "1.png", "frame_12.bmp", "frame_3.jpeg", "notes.txt", "a1.jpg", "_1.jpg"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in list_images(tmp_path)] == ["1.png", "2.JPG", "10.jpg", "_1.jpg", "a1.jpg",
+                                                      "frame_3.jpeg", "frame_12.bmp"]
+    assert natural_key("dir/Img0010.JPG") == ["img", 10, ".jpg"]
+
+
+def _plain_tree(root, names, lines):
+    (root / "Clip" / "img").mkdir(parents=True)
+    for n in names:
+        (root / "Clip" / "img" / n).write_bytes(b"x")
+    (root / "Clip" / "groundtruth_rect.txt").write_text("".join(f"{i},{i},5,5\n" for i in range(1, lines + 1)))
+
+
+def test_a_sequence_outside_the_table_by_the_plain_rule(tmp_path):
+    _plain_tree(tmp_path, ["f2.jpg", "f10.jpg", "f1.jpg"], 3)
+    seq = OTB(tmp_path)["Clip"]
+    assert seq.name == "Clip" and seq.gt_path == tmp_path / "Clip" / "groundtruth_rect.txt"
+    assert [p.name for p in seq.frames] == ["f1.jpg", "f2.jpg", "f10.jpg"]
+    assert list(seq.frame_numbers) == [1, 2, 10]
+    other = tmp_path / "other"
+    _plain_tree(other, ["b.jpg", "a.jpg"], 2)                     # no digits: numbered by position
+    assert list(OTB(other)["Clip"].frame_numbers) == [1, 2]
+
+
+def test_plain_rule_errors_name_the_folder(tmp_path):
+    (tmp_path / "Clip").mkdir()
+    with pytest.raises(DataError, match=f"^Clip: image folder not found: {tmp_path / 'Clip' / 'img'}$"):
+        OTB(tmp_path)["Clip"]
+    (tmp_path / "Clip" / "img").mkdir()
+    with pytest.raises(DataError, match=f"^Clip: no images in {tmp_path / 'Clip' / 'img'}$"):
+        OTB(tmp_path)["Clip"]
+
+
+def test_load_image_errors_name_the_file(tmp_path):
+    import cv2
+    import numpy as np
+
+    from rolo.otb import load_image
+
+    with pytest.raises(DataError, match=f"^image not found: {tmp_path / 'none.jpg'}$"):
+        load_image(tmp_path / "none.jpg")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(DataError, match=r"^image is empty \(0 bytes\): "):
+        load_image(tmp_path / "empty.jpg")
+    (tmp_path / "one.jpg").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"^cannot decode image \(corrupt or not an image\): "):
+        load_image(tmp_path / "one.jpg")
+    grey = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (48, 1))
+    ok, jpg = cv2.imencode(".jpg", grey)
+    assert ok
+    for name in ("cut.JPG", "cut.jpeg", "cut.jpg"):
+        (tmp_path / name).write_bytes(jpg.tobytes()[:-2])         # without its end-of-image marker
+        with pytest.raises(DataError, match=r"^image is truncated \(JPEG without its end-of-image marker\): "):
+            load_image(tmp_path / name)
+    (tmp_path / "grey.jpg").write_bytes(jpg.tobytes())
+    img = load_image(tmp_path / "grey.jpg")
+    assert img.shape == (48, 64, 3) and img.dtype == np.uint8    # greyscale read as 3 channels
