@@ -23,6 +23,7 @@ OTB_ROOT = "OTB100"                # where an OTB sequence name is looked up
 STRICT_FRAMES = True               # as in the dataloaders (False: accept shortened OTB copies)
 IMG_SIZE = 640                     # unless given, the checkpoint's (its cache's); a different value given is refused
 CONF = 0.25                        # detection confidence threshold; unless given, the checkpoint's, as IMG_SIZE
+REPORT_CODE = False                # the report's code's input rules (docs/reproduction.md); unless given, the checkpoint's
 TOP_K = 10                         # detections the "target" rule chooses from
 HEATMAP_THRESHOLD = 0.5            # heatmap head: region kept around the peak, as a fraction of the peak
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU

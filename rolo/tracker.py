@@ -117,7 +117,7 @@ class RoloTracker:
     def __repr__(self) -> str:
         return (f"RoloTracker(head={self.head!r}, inputs={self.model.inputs!r}, residual={self.model.residual}, "
                 f"seq_len={self.seq_len}, select={self.select!r}, device={str(self.device)!r}, "
-                f"extractor={self.extractor!r})")
+                f"inputs_as={self.behaviour.describe()!r}, extractor={self.extractor!r})")
 
     @classmethod
     def from_checkpoint(cls, checkpoint, weights=None, *, device="auto", imgsz: int | None = None,
@@ -468,6 +468,8 @@ def run(cfg, progress: bool = True) -> dict:
         tracker = RoloTracker.from_checkpoint(cfg.CHECKPOINT, given.get("WEIGHTS"), device=cfg.DEVICE,
                                               imgsz=given.get("IMG_SIZE"), conf=given.get("CONF"), top_k=cfg.TOP_K,
                                               select=cfg.SELECT, threshold=cfg.HEATMAP_THRESHOLD)
+        if "REPORT_CODE" in cfg.given:  # told otherwise than the checkpoint
+            tracker.behaviour = Behaviour.from_settings({"REPORT_CODE": cfg.REPORT_CODE})
         out_dir = Path(cfg.OUT_DIR)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)

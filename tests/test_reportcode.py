@@ -100,3 +100,13 @@ def test_checkpoint_records_report_code_and_evaluation_follows_it(repo_root, tmp
     told = evaluation.run(config.from_script(ev, base + ["--report_code", "false"], checks=evaluation.CHECKS),
                           progress=False)
     assert told["mode"] == "online" and told["report_code"] == "our defaults"
+
+
+def test_report_heatmap_scores_the_last_step_of_each_window(undetected):
+    torch.manual_seed(0)
+    model = ROLO(8, 16, "heatmap").eval()
+    p = evaluation.evaluate_video(model, undetected, seq_len=6, head="heatmap", device="cpu", behaviour=REPORT)
+    assert p["report"].shape == (15, 1, 4)
+    np.testing.assert_array_equal(p["report_rows"][:, 0], np.arange(5, 20))  # frames 6..20, each once
+    x = frame_inputs(undetected, "heatmap", behaviour=REPORT)
+    assert (x[:, 8:].sum(axis=1) == 1).all()  # their no-detection box is their grid's centre cell

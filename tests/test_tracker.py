@@ -300,3 +300,32 @@ def test_the_tracker_takes_its_settings_from_the_checkpoint_and_refuses_a_confli
     with pytest.raises(ConfigError, match=rf"--img_size 320 conflicts with checkpoint .*IMG_SIZE={S}"):
         tracker.run(track_cfg(repo_root, world, "--source", str(world["bench"] / "Syn01"), "--img_size", "320"),
                     progress=False)
+
+
+class Inputs(torch.nn.Module):
+    """Records the rows it is given; outputs a fixed box."""
+
+    head_type, inputs, residual = "coord", "feature+box", False
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x[0, -1].clone())
+        return torch.full((*x.shape[:-1], 4), 0.5)
+
+
+@pytest.mark.parametrize("report_code", [False, True])
+def test_a_missed_frame_reaches_the_lstm_as_the_checkpoint_was_trained(report_code):
+    from rolo.reportcode import Behaviour
+
+    feats = np.full((3, 8), 7.0, np.float32)
+    dets = np.full((3, 1, 6), -1.0, np.float32)  # nothing detected on any frame
+    model = Inputs()
+    trk = tracker.RoloTracker(model, ScriptedExtractor(feats, dets), seq_len=2,
+                              behaviour=Behaviour.from_settings({"REPORT_CODE": report_code}))
+    trk.track([np.zeros((120, 160, 3), np.uint8)] * 3, [10, 10, 20, 20])
+    last = model.seen[-1].numpy()
+    np.testing.assert_array_equal(last[-4:], [0.5, 0.5, 0, 0])
+    assert (last[:8] == (0.0 if report_code else 7.0)).all()  # the report's code zeroes the feature
