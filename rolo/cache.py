@@ -52,7 +52,9 @@ from .errors import DataError
 ARRAYS = ("features", "bbox_yolo", "gt", "frames", "labelled", "used_in_training", "detected", "conf", "dets")
 FORMAT_VERSION = 1
 #: Settings that change what the extractor writes: a cache made with other values is refused.
-EXTRACTION_KEYS = ("WEIGHTS", "IMG_SIZE", "CONF", "TOP_K")
+EXTRACTION_KEYS = ("WEIGHTS", "IMG_SIZE", "CONF", "TOP_K", "DETECTOR")
+#: The value of a setting for caches made before the setting existed.
+SETTING_DEFAULTS = {"DETECTOR": "yolov8"}
 _TMP_PREFIX = ".tmp-"
 PLAN_FILE = "plan.json"
 
@@ -203,7 +205,7 @@ def ensure_writable(folder, flag: str) -> Path:
 def extraction_settings(video: VideoCache) -> dict:
     """The settings of :data:`EXTRACTION_KEYS` a cached video was made with."""
     settings = video.meta.get("settings", {})
-    return {k: settings.get(k) for k in EXTRACTION_KEYS}
+    return {k: settings.get(k, SETTING_DEFAULTS.get(k)) for k in EXTRACTION_KEYS}
 
 
 def remove_stale_temporaries(split_dir) -> None:
@@ -260,7 +262,7 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
         settings = meta.get("settings", {})
         for key, want in expect.items():
             have = meta.get(key) if key == "feature_dim" else meta.get(key, "otb") if key == "dataset" \
-                else settings.get(key)
+                else settings.get(key, SETTING_DEFAULTS.get(key))
             if have != want:
                 raise DataError(f"cache {path} was made with {key}={have!r}, this run needs {want!r}; "
                                 f"re-extract with --overwrite true or point to another folder")

@@ -239,7 +239,7 @@ def run(cfg, detect=None) -> dict:
 def _extract(cfg, names, sequences, plan, plans, device, world, sources, detect=None) -> dict:
     order = {n: i for s in sources for i, n in enumerate(s.names)}
     source = {n: s for s in sources for n in s.names}
-    settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
+    settings = {k: cfg.get(k, cache.SETTING_DEFAULTS.get(k)) for k in cache.EXTRACTION_KEYS}
 
     if world.is_main:  # another rank's temporary folder is its video in progress, not stale
         for split_dir in sorted({cache.video_dir(cfg.OUT_DIR, p.split, p.name).parent for p in plans}):

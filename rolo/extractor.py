@@ -540,9 +540,10 @@ class YOLOv8FeatureExtractor:
         return Detections.concat(parts)
 
 
-#: Detector name -> extractor class. A class takes ``(weights, device=, imgsz=, conf=, top_k=)`` and gives
-#: ``feature_dim``, ``detect_batch(images_bgr) -> Detections`` and ``extract_paths(paths, batch_size, desc)``;
-#: a new detector is one such class and one line here.
+#: Detector name -> extractor class. A class takes ``(weights, device=, imgsz=, conf=, top_k=, decode_workers=,
+#: gpu_decode=)`` and gives ``feature_dim``, ``device``, ``detect_batch(images_bgr) -> Detections``,
+#: ``extract_paths(paths, batch_size, desc, progress)`` and ``close()``; a new detector is one such class and
+#: one line here.
 EXTRACTORS = {"yolov8": YOLOv8FeatureExtractor}
 
 

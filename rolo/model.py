@@ -242,7 +242,7 @@ def checkpoint_settings(ckpt: dict) -> dict:
     out = {"HEAD": info["head"], "SEQ_LEN": checkpoint_seq_len(ckpt), "SELECT": checkpoint_select(ckpt),
            "INPUTS": info.get("inputs", "feature+box"), "RESIDUAL": bool(info.get("residual", False))}
     extraction = ckpt.get("extraction") or {}
-    out.update({k: extraction[k] for k in ("IMG_SIZE", "CONF", "WEIGHTS") if extraction.get(k) is not None})
+    out.update({k: extraction[k] for k in ("IMG_SIZE", "CONF", "WEIGHTS", "DETECTOR") if extraction.get(k) is not None})
     settings = ckpt.get("settings", {})
     out.update({k: settings[k] for k in SWITCHES if k in settings})
     return out

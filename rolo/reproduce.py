@@ -209,7 +209,7 @@ class Plan:
         if cfg.QUICK:
             self.otb_root = quick_tree(cfg.OTB_ROOT, self.names, cfg.QUICK_FRAMES, self.root / "otb", cfg.STRICT_FRAMES)
             self.strict = False
-        self.settings = {k: cfg[k] for k in cache.EXTRACTION_KEYS}
+        self.settings = {k: cfg.get(k, cache.SETTING_DEFAULTS.get(k)) for k in cache.EXTRACTION_KEYS}
 
     def data_dir(self, e: int) -> Path:
         return self.root / "data" / f"exp{e}"

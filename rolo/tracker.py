@@ -137,7 +137,7 @@ class RoloTracker:
         s = {**PLAIN_STATE_DICT_EXTRACTION, **inference.settings}
         check_rule(s["SELECT"])
         extractor = build_extractor({"WEIGHTS": s["WEIGHTS"], "DEVICE": device, "IMG_SIZE": s["IMG_SIZE"],
-                                     "CONF": s["CONF"], "TOP_K": top_k})
+                                     "CONF": s["CONF"], "TOP_K": top_k, "DETECTOR": s.get("DETECTOR", "yolov8")})
         model = inference.model
         if extractor.feature_dim != model.feature_dim:
             raise DataError(f"checkpoint {checkpoint} expects {model.feature_dim}-d features, but WEIGHTS "

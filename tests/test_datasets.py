@@ -247,8 +247,10 @@ def test_a_new_detector_is_one_class_and_one_registry_line(repo_root, tmp_path, 
         """Every frame: its centre, a 3-d feature holding the frame's index."""
         feature_dim = 3
 
-        def __init__(self, weights, **kwargs):
-            self.kwargs = kwargs
+        def __init__(self, weights, device="cpu", **kwargs):
+            import torch
+
+            self.device = torch.device(device)
 
         def extract_paths(self, paths, batch_size=16, desc=None, progress=True):
             n = len(paths)
@@ -269,5 +271,13 @@ def test_a_new_detector_is_one_class_and_one_registry_line(repo_root, tmp_path, 
     v = cache.read_video(tmp_path / "data" / "train" / "airplane-2")
     assert v.features.shape == (8, 3) and list(v.features[:, 0]) == list(range(8))
     assert v.meta["settings"]["DETECTOR"] == "centre"
+    # The checkpoint records the detector, and the tracker builds it again.
+    from rolo import training
+    from rolo.tracker import RoloTracker
+
+    ckpt = training.main(runpy.run_path(str(repo_root / "train.py"), run_name="rolo_test"), [
+        "--dataset", "lasot", "--data_dir", str(tmp_path / "data"), "--checkpoint_dir", str(tmp_path / "ckpt"),
+        "--epochs", "1", "--hidden", "8", "--device", "cpu"])
+    assert isinstance(RoloTracker.from_checkpoint(ckpt, device="cpu").extractor, Centre)
     with pytest.raises(ConfigError, match="--detector: 'nope' is not allowed; choose one of 'yolov8', 'centre'"):
         extractor.build_extractor({"DETECTOR": "nope", "WEIGHTS": "x"})

@@ -14,7 +14,8 @@ from rolo import config
 REPORT = {"LR": 1e-4, "BATCH_SIZE": 1, "SEQ_LEN": 6, "IMG_SIZE": 640, "HIDDEN": 512, "EPOCHS": (10, 30, 100),
           "SPLIT": (22, 8, 3), "LABEL_EVERY": 3, "WEIGHTS": "yolov8s.pt", "LIST_LENGTH": 33}
 
-_EXTRACTION = {"WEIGHTS": REPORT["WEIGHTS"], "IMG_SIZE": REPORT["IMG_SIZE"], "CONF": 0.25, "TOP_K": 10,
+_EXTRACTION = {"DETECTOR": "yolov8", "WEIGHTS": REPORT["WEIGHTS"], "IMG_SIZE": REPORT["IMG_SIZE"], "CONF": 0.25,
+               "TOP_K": 10,
                "DEVICE": "auto", "BATCH_SIZE": 16, "DECODE_WORKERS": 0, "GPU_DECODE": False,
                "FEATURE_DTYPE": "float32", "N_TRAIN": REPORT["SPLIT"][0], "N_TEST": REPORT["SPLIT"][1],
                "LABEL_EVERY": REPORT["LABEL_EVERY"], "STRICT_FRAMES": True, "DATASET": "otb", "DATASET_ROOT": "",
