@@ -258,6 +258,7 @@ def read_video(path, expect: dict | None = None, mmap: bool = True) -> VideoCach
     if d != meta.get("feature_dim"):
         raise DataError(f"cache {path}: features.npy has dimension {d}, meta.json says {meta.get('feature_dim')}")
     check_finite(path, arrays)
+    drop_mapped_pages(arrays)  # the check read every page; a cache larger than RAM must not stay resident
     if expect:
         settings = meta.get("settings", {})
         for key, want in expect.items():
@@ -288,6 +289,20 @@ def _bad_rows(a, allowed_nan=None) -> np.ndarray:
             nan &= ~np.asarray(allowed_nan[i:i + _CHECK_ROWS], bool)
         bad.append(np.flatnonzero(nan | inf) + i)
     return np.concatenate(bad) if bad else np.empty(0, np.int64)
+
+
+def drop_mapped_pages(arrays: dict) -> None:
+    """Drop the pages of the memory-mapped arrays in ``arrays`` from this process's resident set.
+
+    Mapped file pages count in the resident set while mapped; the OS keeps them in its file
+    cache, so a later read is still fast. Arrays that are not memory-mapped are left alone.
+    """
+    import mmap
+
+    for a in arrays.values():
+        mapping = getattr(a, "_mmap", None)  # numpy.memmap's mmap.mmap
+        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def nonfinite(arrays: dict) -> str | None:

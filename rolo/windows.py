@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .cache import VideoCache
+from .cache import VideoCache, drop_mapped_pages
 from .reportcode import NO_DETECTION_BOX, Behaviour
 
 
@@ -166,14 +166,8 @@ def _releasing(items):
 
 
 def _release_pages(video) -> None:
-    """Drop ``video``'s memory-mapped pages from this process (the OS keeps them in its file cache);
-    arrays that are not memory-mapped are left alone."""
-    import mmap
-
-    for a in getattr(video, "arrays", {}).values():
-        mapping = getattr(a, "_mmap", None)  # numpy.memmap's mmap.mmap
-        if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
-            mapping.madvise(mmap.MADV_DONTNEED)
+    """Drop ``video``'s memory-mapped pages from this process (see :func:`rolo.cache.drop_mapped_pages`)."""
+    drop_mapped_pages(getattr(video, "arrays", {}))
 
 
 class MmapStore:
@@ -185,10 +179,11 @@ class MmapStore:
     set stays bounded however large the cache (bench.py's ``scale`` stage).
     """
 
-    #: Rows read between two releases of the mapped pages. A window touches a few 4 KB
-    #: pages in each of the video's arrays, about 5 KB per row at worst, so this holds
-    #: at most ~0.3 GB of mapped pages.
-    release_rows = 1 << 16
+    #: Rows read between two releases of the mapped pages. A window's first read of a file
+    #: page maps its neighbours too (Linux's fault-around, 64 KB), so each window can hold
+    #: ~64 KB of features plus its video's small arrays (~0.1 MB at 2,500 frames): this
+    #: bounds the mapped pages to about 0.25 GB (bench.py's scale stage measures it).
+    release_rows = 1 << 13
 
     def __init__(self, videos, seq_len: int, head: str = "coord", device="cpu", boxes=None,
                  behaviour: Behaviour | None = None):

@@ -1,5 +1,6 @@
-"""Extraction options for large datasets: decode worker processes, device-side JPEG decoding
-(its CPU path: torchvision's decoder on the extractor's device, here the CPU), float16 caches."""
+"""Options for large datasets: decode worker processes, device-side JPEG decoding (its CPU
+path: torchvision's decoder on the extractor's device, here the CPU), float16 caches, and a
+memory-mapped cache whose mapped pages stay bounded."""
 import cv2
 import numpy as np
 import pytest
@@ -96,6 +97,7 @@ def test_float16_features_are_stored_half_size_and_read_as_float32(tmp_path):
 
     class Seq:
         gt = np.tile([[10.0, 10.0, 20.0, 16.0]], (5, 1))
+        visible = np.ones(5, bool)
         frame_numbers = list(range(1, 6))
 
     rng = np.random.default_rng(0)
@@ -114,3 +116,31 @@ def test_float16_features_are_stored_half_size_and_read_as_float32(tmp_path):
     x = frame_inputs(b)
     assert x.dtype == np.float32
     np.testing.assert_allclose(x, frame_inputs(a), atol=1e-3)
+
+
+def _rss_file_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:")) / 1024
+
+
+def test_mmap_store_keeps_its_mapped_pages_bounded(tmp_path):
+    """Reading every window of a 66 MB cache maps all of it unless the store drops its pages as it goes."""
+    from rolo.bench import scale_cache
+    from rolo.windows import MmapStore
+
+    scale_cache(tmp_path / "c", n_videos=8, frames=4000, feature_dim=1024, progress=False)
+
+    def mapped_growth(release_rows):
+        videos = cache.read_split(tmp_path / "c", "train")
+        store = MmapStore(videos, 6)
+        store.release_rows = release_rows
+        before = _rss_file_mb()
+        ids = torch.arange(0, len(store), 2)
+        for i in range(0, len(ids), 200):
+            x, _, _ = store.batch(ids[i:i + 200])
+            assert x.shape == (len(ids[i:i + 200]), 6, 1028)
+        return _rss_file_mb() - before
+
+    kept = mapped_growth(1 << 40)
+    assert kept > 40  # 8 x 4000 x 1024 float16 features = 66 MB, most of it mapped by now
+    assert mapped_growth(1200) < 0.2 * kept
