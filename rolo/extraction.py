@@ -111,6 +111,25 @@ def replan_problems(cfg, plan: dict) -> list[str]:
     return out
 
 
+def length_problems(cfg, plans) -> list[str]:
+    """Cached videos whose frame count is not what the dataset now gives their split (a shortened
+    copy replaced by the full one, or the other way round): skipping them as cached would train
+    and score the old frames."""
+    out = []
+    for p in plans:
+        path = cache.video_dir(cfg.OUT_DIR, p.split, p.name)
+        if not cache.is_complete(path):
+            continue
+        try:
+            cached = cache.read_meta(path).get("n_frames")
+        except DataError:
+            continue  # named when it is read, or redone by --overwrite
+        if cached is not None and cached != len(p.keep):
+            out.append(f"{path} holds {cached} frames, but {p.name} now gives its {p.split} split {len(p.keep)} "
+                       f"(the dataset changed since it was cached)")
+    return out
+
+
 def _open(dataset, names, what: str, cfg) -> dict:
     """Open ``names``, reporting all problems at once before any model loads (see :mod:`rolo.check`;
     with CHECK every image is decoded too)."""
@@ -224,12 +243,12 @@ def run(cfg, detect=None) -> dict:
     if cfg.get("CHECK"):
         return {"written": 0, "skipped": 0, "checked": len(sequences)}
     plan = split_plan(cfg, names, sources)
-    problems = replan_problems(cfg, plan)
+    plans = _plan(cfg, plan, sequences)
+    problems = replan_problems(cfg, plan) + length_problems(cfg, plans)
     if problems and not cfg.OVERWRITE:
         raise DataError(f"{cfg.OUT_DIR} holds a cache planned otherwise than this run:\n  " + "\n  ".join(problems)
                         + f"\nuse another --out_dir, or --overwrite true to rebuild it (videos this plan does not "
                           f"list are removed)")
-    plans = _plan(cfg, plan, sequences)
     # Fails in seconds here rather than after the first video's extraction.
     device = distributed.rank_device(cfg.DEVICE)
     with distributed.session(device) as world, distributed.quiet_unless_main():

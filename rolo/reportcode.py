@@ -76,6 +76,21 @@ class Behaviour:
         return "report's code: " + ", ".join(on) if on else "our defaults"
 
 
+def check_given(cfg) -> None:
+    """Refuse ``--report_code true`` beside a switch it implies given as false: one of the two
+    would be silently overruled (REPORT_CODE turns every switch on)."""
+    from .errors import ConfigError
+
+    given = getattr(cfg, "given", frozenset())
+    if "REPORT_CODE" not in given or not cfg.get("REPORT_CODE"):
+        return
+    off = [f"--{name.lower()} false" for name in SWITCHES[1:] if name in given and name in cfg and not cfg[name]]
+    if off:
+        raise ConfigError(f"--report_code true turns on every switch of the report's code, but {', '.join(off)} "
+                          f"{'turns one' if len(off) == 1 else 'turn some'} off; drop --report_code and give the "
+                          f"switches you want one by one")
+
+
 def resolved(settings: Mapping) -> dict:
     """The switches as a checkpoint records them: each one's effective value."""
     b = Behaviour.from_settings(settings)

@@ -139,10 +139,15 @@ def quick_tree(otb_root, names, frames: int, out: Path, strict: bool) -> Path:
         img_dir = out / (spec.img_dir if spec else f"{name}/img")
         gt_path = out / (spec.gt_file if spec else f"{name}/groundtruth_rect.txt")
         img_dir.mkdir(parents=True, exist_ok=True)
-        for f in seq.frames[:frames]:
-            link = img_dir / Path(f).name
-            if not link.exists():
-                link.symlink_to(Path(f).resolve())
+        wanted = {Path(f).name: Path(f).resolve() for f in seq.frames[:frames]}
+        # A tree left by a run with another OTB_ROOT or QUICK_FRAMES: its links must not outlive it.
+        for old in img_dir.iterdir():
+            if old.is_symlink() and (old.name not in wanted or old.resolve() != wanted[old.name]):
+                old.unlink()
+        for link_name, target in wanted.items():
+            link = img_dir / link_name
+            if not link.is_symlink():
+                link.symlink_to(target)
         lines = [ln for ln in Path(seq.gt_path).read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
         cache.write_text_atomic(gt_path, "\n".join(lines[:frames]) + "\n")
     return out
@@ -174,6 +179,21 @@ class Stages:
             print(f"[skip] {name}: finished earlier with the same settings ({p})")
         return same
 
+    def started(self, name: str, settings: dict) -> bool:
+        """Record that ``name`` starts with ``settings``; True when the last start (finished or
+        killed) had other settings, so its leftovers belong to another run."""
+        p = self._path(name).with_suffix(".started.json")
+        before = None
+        for q in (p, self._path(name)):  # a run older than the start markers left only its finish marker
+            try:
+                before = json.loads(q.read_text(encoding="utf-8"))
+                break
+            except (OSError, json.JSONDecodeError):
+                continue
+        self.folder.mkdir(parents=True, exist_ok=True)
+        cache.write_text_atomic(p, json.dumps(settings, indent=1, sort_keys=True))
+        return before is not None and before != json.loads(json.dumps(settings))
+
     def finish(self, name: str, settings: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         cache.write_text_atomic(self._path(name), json.dumps(settings, indent=1, sort_keys=True))
@@ -196,20 +216,23 @@ class Plan:
         self.experiments = int_list("--experiments", cfg.EXPERIMENTS)
         if set(self.experiments) - {1, 2, 3}:
             raise ConfigError(f"--experiments: choose among 1, 2, 3, got {cfg.EXPERIMENTS!r}")
-        self.epochs = int_list("--epochs", cfg.QUICK_EPOCHS if cfg.QUICK else cfg.EPOCHS)
+        full_epochs = int_list("--epochs", cfg.EPOCHS)  # checked in a quick run too: the next full run uses it
+        self.epochs = int_list("--quick_epochs", cfg.QUICK_EPOCHS) if cfg.QUICK else full_epochs
         self.root = Path(cfg.OUT_DIR) / ("quick" if cfg.QUICK else "")
         self.mode = "report_code" if cfg.REPORT_CODE else "default"
         self.mode_dir = self.root / self.mode
         need = cfg.LABEL_EVERY * cfg.SEQ_LEN + 1  # the report's code's N - SEQ_LEN windows need SEQ_LEN + 1 rows
         if cfg.QUICK and 2 in self.experiments and cfg.QUICK_FRAMES < need:
-            raise ConfigError(f"--quick_frames {cfg.QUICK_FRAMES}: experiment 2 trains on every {cfg.LABEL_EVERY}th "
-                              f"frame, so its training windows (SEQ_LEN={cfg.SEQ_LEN}) need at least {need} frames")
+            raise ConfigError(f"--quick_frames {cfg.QUICK_FRAMES}: experiment 2 trains on one frame in "
+                              f"{cfg.LABEL_EVERY}, so its training windows (SEQ_LEN={cfg.SEQ_LEN}) need at least {need} frames")
         self.names = read_list(cfg.LIST_FILE)
+        cache.ensure_writable(self.root, "--out_dir")
         self.otb_root, self.strict = Path(cfg.OTB_ROOT), cfg.STRICT_FRAMES
         if cfg.QUICK:
             self.otb_root = quick_tree(cfg.OTB_ROOT, self.names, cfg.QUICK_FRAMES, self.root / "otb", cfg.STRICT_FRAMES)
             self.strict = False
         self.settings = {k: cfg.get(k, cache.SETTING_DEFAULTS.get(k)) for k in cache.EXTRACTION_KEYS}
+        self.data_digest = data_digest(self.otb_root, self.names, self.strict)
 
     def data_dir(self, e: int) -> Path:
         return self.root / "data" / f"exp{e}"
@@ -232,6 +255,23 @@ class Plan:
         if self.cfg.HEATMAP and 3 in self.experiments:
             runs += [(3, self.epochs[-1], split, "heatmap") for split in ("test", "eval") if self.splits(3)[split]]
         return runs
+
+
+def data_digest(otb_root, names, strict: bool) -> str:
+    """A fingerprint of the listed videos as they are now: their frames' files and ground truth.
+
+    Stage markers hold it, so that a video cut shorter or longer (another QUICK_FRAMES), a
+    corrected ground-truth file or another OTB copy behind the same path reruns the stages that
+    read it instead of being skipped as finished."""
+    from .datasets import get_dataset
+
+    otb = get_dataset("otb", otb_root, strict=strict)
+    h = hashlib.sha1()
+    for name in names:
+        seq = otb[name]
+        h.update(name.encode() + b"\0" + "\n".join(str(Path(f).resolve()) for f in seq.frames).encode() + b"\0")
+        h.update(np.ascontiguousarray(seq.boxes_xywh, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def extraction_flags(plan: Plan, e: int) -> dict:
@@ -258,24 +298,32 @@ def _jsonable(flags: dict) -> dict:
 def run_extraction(plan: Plan, stages: Stages, store: DetectionStore, e: int) -> None:
     flags = extraction_flags(plan, e)
     name = f"extract {e}"
-    if stages.done(name, _jsonable(flags)):
+    marker = dict(_jsonable(flags), data_digest=plan.data_digest)
+    if stages.done(name, marker):
         return
     print(f"\n=== {name}: experiment {e}'s cache in {plan.data_dir(e)} ===", flush=True)
     dl = SCRIPTS[e][0]
-    extraction.run(_stage_config(plan.scripts_dir, dl, extraction.CHECKS, flags), detect=store)
-    stages.finish(name, _jsonable(flags))
+    # Unfinished (killed, or its data or settings changed): every video is cut again from the shared
+    # store, which costs no YOLO pass, so no cache of another run is kept or refused.
+    extraction.run(_stage_config(plan.scripts_dir, dl, extraction.CHECKS, dict(flags, overwrite=True)), detect=store)
+    stages.finish(name, marker)
 
 
 def run_training(plan: Plan, stages: Stages, e: int, head: str = "coord") -> None:
     flags = training_flags(plan, e, head)
     name = f"train {e}" + (" heatmap" if head == "heatmap" else "")
     milestones = plan.epochs if head == "coord" else plan.epochs[-1:]
-    if stages.done(name, _jsonable(flags)) and all(plan.checkpoint(e, n, head).is_file() for n in milestones):
+    marker = dict(_jsonable(flags), data_digest=plan.data_digest)
+    if stages.done(name, marker) and all(plan.checkpoint(e, n, head).is_file() for n in milestones):
         return
     print(f"\n=== {name}: {plan.epochs[-1]} epochs, checkpoints at {', '.join(map(str, milestones))} ===",
           flush=True)
     tcfg = _stage_config(plan.scripts_dir, SCRIPTS[e][1], training.CHECKS, flags)
     final = training.checkpoint_path(tcfg.CHECKPOINT_DIR, e, tcfg.EPOCHS, head)
+    if stages.started(name, marker):
+        # Another run's resumable state (other settings or data): resuming it would mix the two runs.
+        training.resume_path(final).unlink(missing_ok=True)
+        print(f"{name}: settings or data changed since the last run; training from epoch 0")
 
     def keep_milestone(done: int, model) -> None:
         if done in milestones and done != tcfg.EPOCHS:
@@ -286,7 +334,7 @@ def run_training(plan: Plan, stages: Stages, e: int, head: str = "coord") -> Non
     if missing:
         raise DataError(f"{name}: the run resumed past {', '.join(missing)}; delete {training.resume_path(final)} "
                         f"and {final} and run again to make them")
-    stages.finish(name, _jsonable(flags))
+    stages.finish(name, marker)
 
 
 def save_milestone(last: Path, path: Path, epoch: int) -> None:
@@ -309,7 +357,8 @@ def run_evaluation(plan: Plan, stages: Stages, e: int, epochs: int, split: str, 
              "results_dir": plan.results(e, epochs, split, head), "plots": False, "otb_root": plan.otb_root,
              "device": cfg.DEVICE}
     name = f"evaluate {e}/{epochs}/{split}" + ("/heatmap" if head == "heatmap" else "")
-    marker = dict(_jsonable(flags), checkpoint_mtime=ckpt.stat().st_mtime if ckpt.is_file() else None)
+    marker = dict(_jsonable(flags), checkpoint_mtime=ckpt.stat().st_mtime if ckpt.is_file() else None,
+                  data_digest=plan.data_digest)
     if stages.done(name, marker) and (plan.results(e, epochs, split, head) / "metrics.json").is_file():
         return
     print(f"\n=== {name} ===", flush=True)

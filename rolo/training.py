@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import cache, config, distributed, splits
+from . import cache, config, distributed, reportcode, splits
 from .device import resolve_device  # noqa: F401  (re-exported: rolo.training.resolve_device)
 from .errors import DataError
 from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
@@ -162,6 +162,7 @@ def main(script_globals, argv=None):
 
 def check_options(cfg) -> None:
     """Settings that are valid alone but not together."""
+    reportcode.check_given(cfg)
     if cfg.RESIDUAL and cfg.HEAD != "coord":
         raise config.ConfigError(f"--residual true adds a correction to the detector's box, which needs "
                                  f"--head coord (this run has --head {cfg.HEAD})")

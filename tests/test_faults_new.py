@@ -1,0 +1,118 @@
+"""Defects a hostile new user found in the newest features (reproduce.py, the report-code
+switches, the dataloaders' stale caches), one reproduction each: every one ends in a clean
+refusal naming the culprit or in the correct result, never a silently stale one."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rolo import cache, extractor, reportcode, reproduce
+from rolo.config import Config
+from rolo.errors import ConfigError
+from rolo.otb import OTB
+from test_faults import assert_clean_error, call, dataloader_args, make_otb
+
+
+def _no_model(*args, **kwargs):
+    raise AssertionError("a YOLO model was loaded; the fault should have stopped the run before")
+
+
+def _grow(root: Path, name: str, extra: int) -> None:
+    """``extra`` more frames and ground-truth lines at the end of a plain sequence."""
+    img = root / name / "img"
+    n = len(list(img.iterdir()))
+    for i in range(n + 1, n + extra + 1):
+        os.link(img / "0001.jpg", img / f"{i:04d}.jpg")
+    gt = root / name / "groundtruth_rect.txt"
+    gt.write_text(gt.read_text() + "5,5,20,16\n" * extra)
+
+
+def test_a_cached_video_of_another_length_is_refused_not_skipped(monkeypatch, capsys, tmp_path):
+    """A dataset copy that changed length (a shortened sample replaced by the full video) was skipped
+    as 'already cached', so training and evaluation silently read the old frames."""
+    otb = tmp_path / "otb"
+    lst = make_otb(otb, frames=8)
+    out = tmp_path / "X"
+    args = dataloader_args(otb, lst, out)
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", *args)
+    assert code == 0, err
+    _grow(otb, "Alpha", 4)
+    with monkeypatch.context() as m:
+        m.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+        code, _, err = call(monkeypatch, capsys, "dataloader.py", *args)
+    assert_clean_error(code, err, r"train/Alpha holds 8 frames, but Alpha now gives its train split 12")
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", *args, "--overwrite", "true")
+    assert code == 0, err
+    assert len(cache.read_video(out / "train" / "Alpha").gt) == 12
+
+
+def test_quick_tree_follows_the_current_root_and_frame_count(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    make_otb(a, names=("Alpha",), frames=12, seed=1)
+    make_otb(b, names=("Alpha",), frames=12, seed=2)
+    out = tmp_path / "quick"
+    reproduce.quick_tree(a, ["Alpha"], 10, out, strict=False)
+    digest_10 = reproduce.data_digest(out, ["Alpha"], strict=False)
+    reproduce.quick_tree(a, ["Alpha"], 6, out, strict=False)  # fewer frames: no link of the longer cut is left
+    seq = OTB(out, strict=False)["Alpha"]
+    assert len(seq.frames) == 6 and len(list((out / "Alpha" / "img").iterdir())) == 6
+    digest_6 = reproduce.data_digest(out, ["Alpha"], strict=False)
+    reproduce.quick_tree(b, ["Alpha"], 6, out, strict=False)  # another root: its images, not the old ones
+    folders = {Path(f).resolve().parent for f in OTB(out, strict=False)["Alpha"].frames}
+    assert folders == {(b / "Alpha" / "img").resolve()}
+    digest_b = reproduce.data_digest(out, ["Alpha"], strict=False)
+    assert len({digest_10, digest_6, digest_b}) == 3  # each changes the stage markers, so the stages rerun
+
+
+def test_a_stage_started_with_other_settings_is_told_apart(tmp_path):
+    stages = reproduce.Stages(tmp_path / "stages")
+    assert not stages.started("train 1", {"lr": 1e-4})  # first start
+    assert not stages.started("train 1", {"lr": 1e-4})  # a killed run started again: resume it
+    assert stages.started("train 1", {"lr": 1e-3})  # another run's leftovers: do not resume them
+    old = reproduce.Stages(tmp_path / "older")
+    old.finish("train 2", {"lr": 1e-4})  # a run from before the start markers
+    assert old.started("train 2", {"lr": 1e-3}) and not old.started("train 2", {"lr": 1e-3})
+
+
+def _reproduce_args(tmp_path, lst, *extra):
+    return ["--otb_root", str(tmp_path / "otb"), "--list_file", str(lst), "--weights", "yolov8n.yaml",
+            "--img_size", "64", "--n_train", "1", "--n_test", "1", "--quick", "--strict_frames", "false", *extra]
+
+
+def test_reproduce_refuses_a_file_as_out_dir_and_bad_epochs_in_a_quick_run(monkeypatch, capsys, tmp_path):
+    lst = make_otb(tmp_path / "otb", frames=8)
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--out_dir",
+                                                                               tmp_path / "afile"))
+    assert_clean_error(code, err, r"--out_dir .*afile.* is not writable")
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--epochs", "0"))
+    assert_clean_error(code, err, r"--epochs: expected positive integers, got '0'")
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--quick_epochs", "x"))
+    assert_clean_error(code, err, r"--quick_epochs: expected comma-separated integers")
+
+
+@pytest.mark.parametrize("flags", [{"ZERO_UNDETECTED": False}, {"DROP_LAST_WINDOW": False, "REPORT_HEATMAP": False}])
+def test_report_code_beside_a_switch_given_off_is_refused(flags):
+    cfg = Config(REPORT_CODE=True, ZERO_UNDETECTED=False, DROP_LAST_WINDOW=False, REPORT_HEATMAP=False)
+    cfg.given = frozenset({"REPORT_CODE", *flags})
+    with pytest.raises(ConfigError, match="--report_code true turns on every switch") as e:
+        reportcode.check_given(cfg)
+    assert all(f"--{k.lower()} false" in str(e.value) for k in flags)
+    cfg.given = frozenset(flags)  # the constant edited at the top of the script, the switch typed: no conflict typed
+    reportcode.check_given(cfg)
+    agree = Config(cfg, ZERO_UNDETECTED=True)
+    agree.given = frozenset({"REPORT_CODE", "ZERO_UNDETECTED"})
+    reportcode.check_given(agree)
+
+
+def test_train_refuses_report_code_with_a_switch_off(monkeypatch, capsys, tmp_path):
+    from rolo.synthetic_cache import write_synthetic_cache
+
+    write_synthetic_cache(tmp_path / "data", experiment=1, n_videos=3, frames=12, n_train=1, n_test=1)
+    code, _, err = call(monkeypatch, capsys, "train.py", "--data_dir", tmp_path / "data", "--epochs", "1",
+                        "--checkpoint_dir", tmp_path / "ck", "--report_code", "true", "--zero_undetected", "false")
+    assert_clean_error(code, err, r"--report_code true .* --zero_undetected false turns one off")
+    assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
