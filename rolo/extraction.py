@@ -155,7 +155,15 @@ def load_sources(cfg) -> list[Source]:
     out = []
     for side in sides:
         options = {"strict": cfg.STRICT_FRAMES} if side.dataset == "otb" else {}
-        ds = get_dataset(side.dataset, side.root, side.split, **options)
+        try:
+            ds = get_dataset(side.dataset, side.root, side.split, **options)
+        except ConfigError as e:  # the dataset cannot tell which flag gave its split
+            flag = "--train_split" if side.cache_split == "train" else "--test_split"
+            given = f"{flag} {cfg.get(flag[2:].upper(), '')!r}"
+            if flag == "--train_split" and DATASETS[side.dataset].splits == (None,):
+                raise ConfigError(f"{given}: dataset {side.dataset!r} has no splits; --train_split {splits.ALL} "
+                                  f"trains on all of it") from None
+            raise ConfigError(f"{given}: {e}") from None
         names = ds.names()
         what = f"dataset {side.dataset} at {side.root}" + (f", split {side.split}" if side.split else "")
         out.append(Source(ds, names, _open(ds, names, what, cfg), side))

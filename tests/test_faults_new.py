@@ -116,3 +116,27 @@ def test_train_refuses_report_code_with_a_switch_off(monkeypatch, capsys, tmp_pa
                         "--checkpoint_dir", tmp_path / "ck", "--report_code", "true", "--zero_undetected", "false")
     assert_clean_error(code, err, r"--report_code true .* --zero_undetected false turns one off")
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--test_dataset", "lasot"], r"--test_split '': dataset 'lasot' needs a split: choose one of 'train', 'test'"),
+    (["--dataset", "lasot", "--train_split", "all"], r"--train_split 'all': dataset 'lasot' needs a split"),
+    (["--dataset", "uav123", "--train_split", "train"],
+     r"--train_split 'train': dataset 'uav123' has no splits; --train_split all trains on all of it"),
+    (["--test_dataset", "nfs", "--test_split", "test"], r"--test_split 'test': dataset 'nfs' has no splits, so no "
+                                                        r"split 'test'; leave the split empty"),
+])
+def test_a_dataset_split_error_names_the_flag_that_gave_it(monkeypatch, capsys, tmp_path, flags, message):
+    """It said "dataset 'lasot' has no split None", naming neither the flag nor what to type."""
+    monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", "--out_dir", tmp_path / "X", "--dataset_root",
+                        tmp_path, "--test_root", tmp_path, *flags)
+    assert_clean_error(code, err, message)
+
+
+def test_check_dataset_says_which_split_to_give(monkeypatch, capsys, tmp_path):
+    code, _, err = call(monkeypatch, capsys, "check_dataset.py", "--dataset", "lasot", "--root", tmp_path)
+    assert_clean_error(code, err, r"dataset 'lasot' needs a split: choose one of 'train', 'test'$")
+    code, _, err = call(monkeypatch, capsys, "check_dataset.py", "--dataset", "got10k", "--root", tmp_path,
+                        "--split", "tst")
+    assert_clean_error(code, err, r"dataset 'got10k' has no split 'tst'; choose one of 'train', 'val', 'test'$")

@@ -223,8 +223,13 @@ class Dataset:
     def __init__(self, root, split=None):
         split = split or None
         if split not in self.splits:
-            allowed = ", ".join("none" if s is None else repr(s) for s in self.splits)
-            raise ConfigError(f"dataset {self.name!r} has no split {split!r}; choose one of {allowed}")
+            named = [repr(s) for s in self.splits if s is not None]
+            if not named:
+                raise ConfigError(f"dataset {self.name!r} has no splits, so no split {split!r}; leave the split empty")
+            if split is None:
+                raise ConfigError(f"dataset {self.name!r} needs a split: choose one of {', '.join(named)}")
+            raise ConfigError(f"dataset {self.name!r} has no split {split!r}; choose one of {', '.join(named)}"
+                              + (", or leave it empty" if None in self.splits else ""))
         self.root = Path(root)
         self.split = split
 
