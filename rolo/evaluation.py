@@ -209,6 +209,12 @@ def stage_results_dir(results_dir: Path) -> Path:
     run's, where an OTB toolkit would read a mix. A folder that holds files but no ``metrics.json``
     was not written by an evaluation, and is refused rather than replaced.
     """
+    if results_dir.name in ("", ".", ".."):  # the folder is swapped in by name: "." has none to swap
+        raise DataError(f"RESULTS_DIR {results_dir}: name the results folder itself (e.g. results/run1), "
+                        f"which a run replaces whole (--results_dir)")
+    if results_dir.exists() and not results_dir.is_dir():
+        raise DataError(f"RESULTS_DIR {results_dir} is a file, not a folder; a run would replace it with its "
+                        f"results folder, so give an empty or new one (--results_dir)")
     if results_dir.is_dir() and any(results_dir.iterdir()) and not (results_dir / "metrics.json").is_file():
         raise DataError(f"RESULTS_DIR {results_dir} holds files that no evaluation wrote (it has no metrics.json); "
                         f"a run replaces its whole results folder, so give an empty or new one (--results_dir)")

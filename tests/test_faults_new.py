@@ -140,3 +140,20 @@ def test_check_dataset_says_which_split_to_give(monkeypatch, capsys, tmp_path):
     code, _, err = call(monkeypatch, capsys, "check_dataset.py", "--dataset", "got10k", "--root", tmp_path,
                         "--split", "tst")
     assert_clean_error(code, err, r"dataset 'got10k' has no split 'tst'; choose one of 'train', 'val', 'test'$")
+
+
+def test_a_results_dir_that_is_a_file_or_has_no_name_is_refused_before_any_work(tmp_path, monkeypatch):
+    """A file given as --results_dir was silently replaced by the results folder."""
+    from rolo.errors import DataError
+    from rolo.evaluation import stage_results_dir
+
+    precious = tmp_path / "notes.txt"
+    precious.write_text("mine")
+    with pytest.raises(DataError, match=r"notes.txt is a file, not a folder"):
+        stage_results_dir(precious)
+    assert precious.read_text() == "mine"
+    monkeypatch.chdir(tmp_path)
+    for name in (".", ".."):
+        with pytest.raises(DataError, match=r"name the results folder itself"):
+            stage_results_dir(Path(name))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no staging folder left behind
