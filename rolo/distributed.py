@@ -156,12 +156,6 @@ def all_reduce_sum(tensor):
     return tensor
 
 
-def print0(*args, **kwargs) -> None:
-    """``print`` on rank 0 only, so N ranks do not print N copies of each line."""
-    if is_main():
-        print(*args, **kwargs)
-
-
 @contextlib.contextmanager
 def quiet_unless_main():
     """Within the block, stdout of ranks other than 0 is discarded (settings tables, summaries);

@@ -49,6 +49,18 @@ def test_world_from_torchrun_environment(monkeypatch):
         distributed.world()
 
 
+def test_only_rank_0_prints_and_shows_progress(monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, shown in (("0", True), ("1", False)):
+        monkeypatch.setenv("RANK", rank)
+        with distributed.quiet_unless_main():
+            print("table")
+            print("problem", file=sys.stderr)
+        out, err = capsys.readouterr()
+        assert ("table" in out) == shown and "problem" in err  # errors from every rank
+        assert distributed.show_progress(True) == shown and not distributed.show_progress(False)
+
+
 def test_assign_balanced_longest_first_is_deterministic_and_complete():
     sizes = [100, 2000, 300, 300, 1500, 50, 700]
     parts = distributed.assign_balanced(sizes, 3)
