@@ -1,6 +1,6 @@
 """Evaluate a trained ROLO checkpoint on a cached split: per-video AOS beside the
 report's Tables 1-4, the OTB metrics (success AUC, SR@0.5, precision @20px),
-OTB-format result files and plots.
+result files in the toolkits' layouts (docs/datasets.md) and plots.
 
     python evaluation.py --experiment 3 --epochs 100              # test split
     python evaluation.py --experiment 3 --epochs 100 --split eval

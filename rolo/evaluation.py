@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from .errors import DataError
 from .model import given_settings, load_for_inference
 from .reportcode import Behaviour
 from .otb import load_image
+from .toolkits import write_results
 from .training import checkpoint_path, select_boxes
 from .windows import frame_inputs
 
@@ -178,10 +180,17 @@ def variant_name(mode: str, protocol: str) -> str:
     return mode if protocol == "all" else f"{mode}/held-out"
 
 
-def write_otb_result(path, boxes_xywh: np.ndarray) -> None:
-    """One ``x,y,w,h`` line per frame, pixels of the original image (OTB result format)."""
-    lines = "\n".join(",".join(f"{v:.2f}" for v in row) for row in boxes_xywh)
-    cache.write_text_atomic(path, lines + "\n")
+def write_result_files(results_dir: Path, name: str, dataset: str, boxes_xywh: np.ndarray,
+                       seconds_per_frame: float) -> None:
+    """One video's (N, 4) ``xywh`` pixel boxes in the toolkits' layouts (:func:`rolo.toolkits.write_results`):
+    ``<name>.txt`` (comma-separated: pysot-toolkit's OTB/UAV/LaSOT/NfS layout, which pytracking's
+    analysis reads too) and ``<name>_time.txt``; for GOT-10k also ``got10k/<name>/<name>_001.txt`` and
+    ``_time.txt``, got10k's layout. The time is the same for every frame: the video's batched
+    prediction divided by its frames (docs/datasets.md)."""
+    seconds = np.full(len(boxes_xywh), seconds_per_frame)
+    write_results(results_dir, name, boxes_xywh, seconds, layout="pysot")
+    if dataset == "got10k":
+        write_results(results_dir / "got10k", name, boxes_xywh, seconds, layout="got10k")
 
 
 def main(script_globals, argv=None):
@@ -316,10 +325,13 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
         mine = distributed.my_share(list(range(len(videos))), [len(v) for v in videos], world)
         for i in tqdm(mine, desc="evaluating", disable=not progress):
             video = videos[i]
+            # evaluate_video ends with a device-to-host copy, so the clock stops after the device's work.
+            start = time.perf_counter()
             p = evaluate_video(model, video, seq_len=seq_len, head=cfg.HEAD, device=device, boxes=boxes[i],
                                init_gt=cfg.INIT_GT, threshold=cfg.HEATMAP_THRESHOLD, behaviour=behaviour)
+            p["seconds_per_frame"] = (time.perf_counter() - start) / len(p["online"])
             done[video.name] = (p, score_video(p))
-            write_otb_result(results_dir / f"{video.name}.txt", p["online"])
+            write_result_files(results_dir, video.name, video.dataset, p["online"], p["seconds_per_frame"])
         for part in distributed.all_gather_objects(done):
             done.update(part)
         per_variant: dict[str, dict] = {}
@@ -349,6 +361,7 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
             "videos": per_variant[primary], **metrics.summarize(per_variant[primary]),
             "variants": {name: {"aos": {k: m["aos"] for k, m in vids.items()}, **_means(metrics.summarize(vids))}
                          for name, vids in per_variant.items()},
+            "seconds_per_frame": {v.name: preds[v.name]["seconds_per_frame"] for v in videos},
             "benchmark": benchmark_scores(videos[0].dataset, [preds[v.name] for v in videos], videos),
         }
         if world.is_main:

@@ -14,9 +14,12 @@ reports.
 
 Result layouts (:func:`write_results`), ``boxes`` always ``xywh`` pixels, one row per frame:
 
-``pytracking``  ``<dir>/<seq>.txt`` tab-separated, ``<dir>/<seq>_time.txt`` seconds per frame
+``pytracking``  ``<dir>/<seq>.txt`` tab-separated (pytracking's own; its analysis reads tabs or commas)
 ``pysot``       ``<dir>/<seq>.txt`` comma-separated (pysot-toolkit's OTB/UAV/LaSOT/NfS layout)
-``got10k``      ``<dir>/<seq>/<seq>_001.txt`` comma-separated, ``<dir>/<seq>/<seq>_time.txt``
+``got10k``      ``<dir>/<seq>/<seq>_001.txt`` comma-separated
+
+Given seconds per frame, every layout adds ``<seq>_time.txt`` beside the box file (one line per
+frame; pysot-toolkit does not read it, pytracking and got10k do).
 
 Offline: got10k's ExperimentOTB downloads every OTB-100 folder missing under its root. Hand it
 our loader's sequences instead, which reads only what is there and downloads nothing::
@@ -90,8 +93,10 @@ def __getattr__(name: str):
 
 class Got10kSequences:
     """A registered dataset's split (:mod:`rolo.datasets`) in the shape got10k's experiments read:
-    ``seq_names``, ``len()``, and ``[i or name] -> (image paths, (N, 4) xywh boxes)``. Boxes the
-    dataset does not give (NaN) are written ``-1``, as GOT-10k's files do."""
+    ``seq_names``, ``len()``, and ``[i or name] -> (image paths, (N, 4) xywh boxes)``. A box the
+    dataset does not give is what got10k's own class for it returns: ``-1`` rows for GOT-10k (its
+    files' spelling), NaN elsewhere (ExperimentUAV123 skips NaN rows; a ``-1`` row would count as a
+    missed frame)."""
 
     def __init__(self, dataset: str, root, split=None, **options):
         from .datasets import get_dataset
@@ -106,7 +111,10 @@ class Got10kSequences:
     def __getitem__(self, index):
         name = index if isinstance(index, str) else self.seq_names[index]
         seq = self.dataset[name]
-        return [str(p) for p in seq.frames], np.where(np.isnan(seq.boxes_xywh), -1.0, seq.boxes_xywh)
+        boxes = seq.boxes_xywh
+        if self.dataset.name == "got10k":
+            boxes = np.where(np.isnan(boxes), -1.0, boxes)
+        return [str(p) for p in seq.frames], boxes
 
 
 def offline_experiment(experiment_cls, sequences, *args, **kwargs):
@@ -136,7 +144,7 @@ def write_results(out_dir, seq_name: str, boxes_xywh, seconds=None, layout: str 
     sep = "\t" if layout == "pytracking" else ","
     box_file = out / (f"{seq_name}_001.txt" if layout == "got10k" else f"{seq_name}.txt")
     write_text_atomic(box_file, "".join(sep.join(f"{v:.3f}" for v in row) + "\n" for row in boxes))
-    if seconds is not None and layout != "pysot":
+    if seconds is not None:
         write_text_atomic(out / f"{seq_name}_time.txt", "".join(f"{t:.8f}\n" for t in np.asarray(seconds).ravel()))
     return box_file
 

@@ -40,12 +40,13 @@ import torch
 from . import config
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
 from .errors import ConfigError, DataError
-from .evaluation import decode, write_otb_result
+from .evaluation import decode
 from .model import DEFAULT_SEQ_LEN, given_settings, load_for_inference
 from .datasets import get_dataset
 from .otb import IMAGE_EXTS, list_images, load_image
 from .reportcode import NO_DETECTION_BOX, Behaviour
 from .select import RULES, check_rule, choose_target, valid_box_cxcywh_norm
+from .toolkits import write_results
 from .windows import lstm_inputs
 
 CHECKS = {
@@ -497,8 +498,7 @@ def run(cfg, progress: bool = True) -> dict:
             cv2.destroyAllWindows()
 
     boxes = np.asarray(tracker.boxes, np.float64)
-    result_path = out_dir / f"{source.name}.txt"
-    write_otb_result(result_path, boxes)
+    result_path = write_results(out_dir, source.name, boxes, layout="pysot")
     speed = dict(tracker.speed(), wall_fps=len(boxes) / wall if wall > 0 else None)
     summary = {
         "source": str(cfg.SOURCE), "name": source.name, "kind": source.kind, "frames": len(boxes),

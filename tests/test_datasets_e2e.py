@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dataset_trees import BUILDERS, make_uav123
-from rolo import cache, evaluation, extraction, training
+from rolo import cache, evaluation, extraction, toolkits, training
 from rolo.errors import DataError
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,17 @@ def test_extract_train_evaluate(repo_root, tmp_path, dataset):
     assert (res / "montage.png").stat().st_size > 1000  # frames found through the cache's dataset_root
     for v in test:
         assert np.loadtxt(res / f"{v.name}.txt", delimiter=",", ndmin=2).shape == (len(v), 4)
+        assert np.loadtxt(res / f"{v.name}_time.txt", ndmin=1).shape == (len(v),)
+    if dataset == "got10k":
+        # got10k's layout too, and the toolkit's rule on those files gives the AO evaluation printed
+        for v in test:
+            box = np.loadtxt(res / "got10k" / v.name / f"{v.name}_001.txt", delimiter=",")
+            np.testing.assert_allclose(box, np.loadtxt(res / f"{v.name}.txt", delimiter=","))
+            assert (res / "got10k" / v.name / f"{v.name}_time.txt").is_file()
+        perf = toolkits.got10k_performance(res / "got10k", root, "val")["overall"]
+        assert perf["ao"] == pytest.approx(bench["ao"], abs=2e-3) and perf["sr50"] == pytest.approx(bench["sr50"])
+    else:
+        assert not (res / "got10k").exists()
 
     # A cache of another dataset is refused.
     with pytest.raises(DataError, match=f"holds videos of dataset '{dataset}'.*expects 'otb'"):

@@ -59,6 +59,11 @@ def test_evaluation_writes_consistent_results(repo_root, trained_exp3, capsys):
     gt[:, :2] -= gt[:, 2:] / 2
     pred = np.loadtxt(rd / "Syn02.txt", delimiter=",")
     assert pred.shape == (40, 4)
+    # beside it the per-frame seconds (pytracking's _time.txt): the video's prediction time over its frames
+    times = np.loadtxt(rd / "Syn02_time.txt")
+    assert times.shape == (40,) and (times > 0).all() and np.ptp(times) == 0
+    assert times[0] == pytest.approx(saved["seconds_per_frame"]["Syn02"], rel=1e-6)
+    assert not (rd / "got10k").exists()  # got10k's layout only for GOT-10k
     aos = metrics.iou_xywh(pred, gt).mean()
     assert aos == pytest.approx(saved["videos"]["Syn02"]["aos"], abs=1e-3)
     # experiment 3 tests on its training videos: the held-out column exists and drops frames 1, 4, 7...
