@@ -295,6 +295,14 @@ def _jsonable(flags: dict) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in flags.items()}
 
 
+def cache_marker(plan: Plan, e: int) -> dict:
+    """What experiment ``e``'s cache is made from. The training and evaluation markers hold it too:
+    a cache cut again (another N_TRAIN, LABEL_EVERY, CONF, ... or other data) reruns both. The
+    device and YOLO batch size change how fast it is made, not what it holds."""
+    made_from = {k: v for k, v in extraction_flags(plan, e).items() if k not in ("device", "batch_size")}
+    return dict(_jsonable(made_from), data_digest=plan.data_digest)
+
+
 def run_extraction(plan: Plan, stages: Stages, store: DetectionStore, e: int) -> None:
     flags = extraction_flags(plan, e)
     name = f"extract {e}"
@@ -313,7 +321,7 @@ def run_training(plan: Plan, stages: Stages, e: int, head: str = "coord") -> Non
     flags = training_flags(plan, e, head)
     name = f"train {e}" + (" heatmap" if head == "heatmap" else "")
     milestones = plan.epochs if head == "coord" else plan.epochs[-1:]
-    marker = dict(_jsonable(flags), data_digest=plan.data_digest)
+    marker = dict(_jsonable(flags), cache=cache_marker(plan, e))
     if stages.done(name, marker) and all(plan.checkpoint(e, n, head).is_file() for n in milestones):
         return
     print(f"\n=== {name}: {plan.epochs[-1]} epochs, checkpoints at {', '.join(map(str, milestones))} ===",
@@ -358,7 +366,7 @@ def run_evaluation(plan: Plan, stages: Stages, e: int, epochs: int, split: str, 
              "device": cfg.DEVICE}
     name = f"evaluate {e}/{epochs}/{split}" + ("/heatmap" if head == "heatmap" else "")
     marker = dict(_jsonable(flags), checkpoint_mtime=ckpt.stat().st_mtime if ckpt.is_file() else None,
-                  data_digest=plan.data_digest)
+                  cache=cache_marker(plan, e))
     if stages.done(name, marker) and (plan.results(e, epochs, split, head) / "metrics.json").is_file():
         return
     print(f"\n=== {name} ===", flush=True)

@@ -157,3 +157,44 @@ def test_a_results_dir_that_is_a_file_or_has_no_name_is_refused_before_any_work(
         with pytest.raises(DataError, match=r"name the results folder itself"):
             stage_results_dir(Path(name))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no staging folder left behind
+
+
+def _plan(tmp_path, lst, *flags):
+    import runpy
+
+    from rolo import config
+
+    consts = runpy.run_path(str(Path(__file__).resolve().parents[1] / "reproduce.py"), run_name="not_main")
+    cfg = config.from_script(consts, ["--otb_root", str(tmp_path / "otb"), "--list_file", str(lst), "--out_dir",
+                                      str(tmp_path / "out"), "--n_train", "1", "--n_test", "1",
+                                      "--strict_frames", "false", *flags], checks=reproduce.CHECKS)
+    return reproduce.Plan(cfg, Path(__file__).resolve().parents[1])
+
+
+def test_training_and_evaluation_stages_rerun_when_their_cache_is_cut_otherwise(tmp_path):
+    """The training marker held only the training flags: another --n_train, --label_every or --conf cut
+    the caches again, but training and evaluation were skipped as finished, on the old split."""
+    lst = make_otb(tmp_path / "otb", frames=8)
+    base = reproduce.cache_marker(_plan(tmp_path, lst), 2)
+    for flags in (["--n_train", "2"], ["--label_every", "2"], ["--conf", "0.5"], ["--img_size", "320"]):
+        assert reproduce.cache_marker(_plan(tmp_path, lst, *flags), 2) != base, flags
+    for flags in (["--device", "cpu"], ["--batch_size", "4"], ["--lr", "0.1"]):  # same cache
+        assert reproduce.cache_marker(_plan(tmp_path, lst, *flags), 2) == base, flags
+    calls = []
+
+    def fake_training(tcfg, on_epoch=None):
+        calls.append(tcfg.DATA_DIR)
+        for n in (10, 30, 100):
+            path = reproduce.training.checkpoint_path(tcfg.CHECKPOINT_DIR, tcfg.EXPERIMENT, n, tcfg.HEAD)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x")
+
+    import rolo.training
+    stages = reproduce.Stages(tmp_path / "stages")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rolo.training, "run", fake_training)
+        reproduce.run_training(_plan(tmp_path, lst), stages, 2)
+        reproduce.run_training(_plan(tmp_path, lst), stages, 2)
+        assert len(calls) == 1 and stages.skipped == ["train 2"]
+        reproduce.run_training(_plan(tmp_path, lst, "--n_train", "2"), stages, 2)
+    assert len(calls) == 2
