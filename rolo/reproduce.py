@@ -322,7 +322,8 @@ def run_training(plan: Plan, stages: Stages, e: int, head: str = "coord") -> Non
     name = f"train {e}" + (" heatmap" if head == "heatmap" else "")
     milestones = plan.epochs if head == "coord" else plan.epochs[-1:]
     marker = dict(_jsonable(flags), cache=cache_marker(plan, e))
-    if stages.done(name, marker) and all(plan.checkpoint(e, n, head).is_file() for n in milestones):
+    # Outputs first: a stage whose checkpoint was deleted runs again, and is not reported as skipped.
+    if all(plan.checkpoint(e, n, head).is_file() for n in milestones) and stages.done(name, marker):
         return
     print(f"\n=== {name}: {plan.epochs[-1]} epochs, checkpoints at {', '.join(map(str, milestones))} ===",
           flush=True)
@@ -367,7 +368,7 @@ def run_evaluation(plan: Plan, stages: Stages, e: int, epochs: int, split: str, 
     name = f"evaluate {e}/{epochs}/{split}" + ("/heatmap" if head == "heatmap" else "")
     marker = dict(_jsonable(flags), checkpoint_mtime=ckpt.stat().st_mtime if ckpt.is_file() else None,
                   cache=cache_marker(plan, e))
-    if stages.done(name, marker) and (plan.results(e, epochs, split, head) / "metrics.json").is_file():
+    if (plan.results(e, epochs, split, head) / "metrics.json").is_file() and stages.done(name, marker):
         return
     print(f"\n=== {name} ===", flush=True)
     evaluation.run(_stage_config(plan.scripts_dir, "evaluation.py", evaluation.CHECKS, flags))

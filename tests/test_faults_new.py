@@ -198,3 +198,26 @@ def test_training_and_evaluation_stages_rerun_when_their_cache_is_cut_otherwise(
         assert len(calls) == 1 and stages.skipped == ["train 2"]
         reproduce.run_training(_plan(tmp_path, lst, "--n_train", "2"), stages, 2)
     assert len(calls) == 2
+
+
+def test_a_finished_stage_whose_checkpoint_was_deleted_runs_and_is_not_called_skipped(tmp_path, monkeypatch):
+    """It printed "[skip] train 2: finished earlier" and then trained, counting the stage as skipped."""
+    import rolo.training
+
+    lst = make_otb(tmp_path / "otb", frames=8)
+    plan = _plan(tmp_path, lst)
+    made = []
+
+    def fake_training(tcfg, on_epoch=None):
+        made.append(1)
+        for n in (10, 30, 100):
+            path = plan.checkpoint(2, n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x")
+
+    monkeypatch.setattr(rolo.training, "run", fake_training)
+    stages = reproduce.Stages(tmp_path / "stages")
+    reproduce.run_training(plan, stages, 2)
+    plan.checkpoint(2, 30).unlink()
+    reproduce.run_training(plan, stages, 2)
+    assert len(made) == 2 and stages.skipped == [] and stages.ran == ["train 2", "train 2"]
