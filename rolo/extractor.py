@@ -191,7 +191,9 @@ def load_yolo(weights):
         try:
             yolo = YOLO(text)
         except Exception as e:  # Ultralytics raises TypeError/RuntimeError/... for damaged files
-            raise WeightsError(f"cannot load YOLO weights {path}: {type(e).__name__}: {e}{_rolo_hint(path)}") from e
+            # Ultralytics' own text runs to several lines and recommends its newest models: its first line is the cause.
+            cause = (str(e).strip().splitlines() or [""])[0]
+            raise WeightsError(f"cannot load YOLO weights {path}: {type(e).__name__}: {cause}{_rolo_hint(path)}") from e
         if not isinstance(yolo.model, torch.nn.Module):
             # Ultralytics takes a file it cannot read as a network (an image, a .pth) for a source name.
             raise WeightsError(f"--weights {path} is not a YOLO weights file{_rolo_hint(path)}; pass a .pt from "

@@ -155,7 +155,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             raise DataError(f"checkpoint {path} holds pickled Python objects (a whole model saved with "
                             f"torch.save(model)?), which are not loaded, for safety; save model.state_dict() "
                             f"instead") from None
-        raise DataError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}: {e})") from None
+        if isinstance(e, pickle.UnpicklingError):  # torch's text here advises weights_only=False: unsafe, not ours
+            raise DataError(f"checkpoint {path} is corrupt or not a PyTorch file (it does not unpickle)") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise DataError(f"checkpoint {path} is corrupt or not a PyTorch file ({type(e).__name__}: {first})") from None
     if isinstance(ckpt, dict) and "model" in ckpt and "model_info" in ckpt:
         return ckpt
     if isinstance(ckpt, dict) and all(torch.is_tensor(v) for v in ckpt.values()):

@@ -221,3 +221,27 @@ def test_a_finished_stage_whose_checkpoint_was_deleted_runs_and_is_not_called_sk
     plan.checkpoint(2, 30).unlink()
     reproduce.run_training(plan, stages, 2)
     assert len(made) == 2 and stages.skipped == [] and stages.ran == ["train 2", "train 2"]
+
+
+@pytest.mark.parametrize("content", [b"Crossing\nCar4\n", bytes(range(256)) * 8])
+def test_a_checkpoint_that_does_not_unpickle_is_one_error_line_without_torchs_unsafe_advice(tmp_path, content):
+    """It printed torch's several-line message, which advises re-running torch.load with weights_only=False."""
+    from rolo.errors import DataError
+    from rolo.model import load_checkpoint
+
+    path = tmp_path / "not_a_checkpoint.pth"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as e:
+        load_checkpoint(path)
+    assert "\n" not in str(e.value) and "weights_only" not in str(e.value)
+    assert str(e.value).startswith(f"checkpoint {path} is corrupt or not a PyTorch file")
+
+
+def test_a_damaged_weights_file_is_one_error_line(monkeypatch, capsys, tmp_path):
+    (tmp_path / "w.pt").write_bytes(b"Crossing\nCar4\n")
+    from rolo.extractor import load_yolo
+    from rolo.errors import RoloError
+
+    with pytest.raises(RoloError, match=r"cannot load YOLO weights .*w\.pt: ") as e:
+        load_yolo(str(tmp_path / "w.pt"))
+    assert "\n" not in str(e.value)
