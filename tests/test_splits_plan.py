@@ -50,3 +50,20 @@ def test_video_names_with_exactly_enough_names():
 def test_unknown_split_is_named():
     with pytest.raises(ConfigError, match=r"^split 'val' is not one of train, test, eval$"):
         splits.plan_video(2, "val", "Bird1", N)
+
+
+def test_an_unknown_experiment_is_named_as_the_flag():
+    with pytest.raises(ConfigError, match=r"^--experiment: 4 is not allowed"):
+        splits.video_names(4, ["A", "B"], 1, 1)
+
+
+@pytest.mark.parametrize("experiment, label_every, split_names", [
+    (1, None, {"train": ["A"], "test": ["B"], "eval": ["C"]}),
+    (2, 3, {"train": ["A", "B"], "test": ["A", "B"], "eval": ["C"]}),
+    (3, 3, {"train": ["A", "B"], "test": ["A", "B"], "eval": ["C"]}),
+])
+def test_make_plan_is_the_manifest_of_the_split(experiment, label_every, split_names):
+    plan = splits.make_plan(experiment, ("A", "B", "C"), 1, 1, 3)
+    assert plan == {"experiment": experiment, "n_train": 1, "n_test": 1, "label_every": label_every,
+                    "sides": None, "splits": split_names}
+    assert tuple(plan) == splits.PLAN_KEYS
