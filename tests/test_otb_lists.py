@@ -119,3 +119,43 @@ def test_load_image_errors_name_the_file(tmp_path):
     (tmp_path / "grey.jpg").write_bytes(jpg.tobytes())
     img = load_image(tmp_path / "grey.jpg")
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8    # greyscale read as 3 channels
+
+
+def _crossing_copy(root, otb_sample, ext="jpg", lines=5):
+    """The first ``lines`` frames of the real Crossing, as files named like OTB's, with ``ext``."""
+    (root / "Crossing" / "img").mkdir(parents=True)
+    gt = (otb_sample / "Crossing" / "groundtruth_rect.txt").read_text().splitlines()[:lines]
+    (root / "Crossing" / "groundtruth_rect.txt").write_text("\n".join(gt) + "\n")
+    for i in range(1, lines + 1):
+        (root / "Crossing" / "img" / f"{i:04d}.{ext}").write_bytes(b"x")
+
+
+def test_a_table_sequence_keeps_its_name_files_and_spec(otb_sample):
+    seq = OTB(otb_sample, strict=False)["Car4"]
+    assert seq.name == "Car4" and seq.spec.name == "Car4"
+    assert seq.gt_path == otb_sample / "Car4" / "groundtruth_rect.txt"
+    assert seq.frames[0] == otb_sample / "Car4" / "img" / "0001.jpg" and len(seq.frames) == 100
+
+
+@pytest.mark.parametrize("ext", ["png", "jpeg", "bmp"])
+def test_a_table_sequence_saved_in_another_image_format(tmp_path, otb_sample, ext):
+    _crossing_copy(tmp_path, otb_sample, ext)
+    seq = OTB(tmp_path, strict=False)["Crossing"]
+    assert [p.name for p in seq.frames] == [f"{i:04d}.{ext}" for i in range(1, 6)]
+
+
+def test_names_users_type_resolve_to_the_table(tmp_path):
+    otb = OTB(tmp_path)
+    assert otb.resolve_name("Human4") == "Human4-2" and otb.resolve_name("Car4") == "Car4"
+    with pytest.raises(DataError, match=r"^sequence 'Jogging' has two targets; list it as 'Jogging-1' or 'Jogging-2'$"):
+        otb.resolve_name("Jogging")
+
+
+def test_check_reports_every_problem_at_once(tmp_path, otb_sample):
+    _crossing_copy(tmp_path, otb_sample, lines=3)
+    (tmp_path / "Crossing" / "img" / "0002.jpg").write_bytes(b"")
+    problems = OTB(tmp_path, strict=False).check(["Crossing", "Nowhere", "Jogging"])
+    assert problems == [f"Crossing: image is empty (0 bytes): {tmp_path / 'Crossing' / 'img' / '0002.jpg'}",
+                        f"sequence folder not found: {tmp_path / 'Nowhere'} ('Nowhere' is not an OTB-100 sequence)",
+                        "sequence 'Jogging' has two targets; list it as 'Jogging-1' or 'Jogging-2'"]
+    assert OTB(tmp_path, strict=False).check(["Crossing"])[:1] == problems[:1]
