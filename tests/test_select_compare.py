@@ -108,3 +108,65 @@ def test_compare_rules_simulated_accepts_shortened_otb_copies(otb_sample):
     res = compare_rules_simulated(otb_sample, verbose=False)               # Car4 and Human3 are cut short
     assert list(res["target"]["videos"]) == ["Car4", "Crossing", "Human3"]
     assert res["target"]["videos"]["Car4"]["frames"] == 100
+
+
+PAD = [0.5, 0.5, 0, 0, -1, -1]
+
+
+def test_confidence_rule_reads_only_the_first_row():
+    from rolo.select import select_boxes
+
+    dets = np.array([[[0.2, 0.3, 0.1, 0.1, 0.9, 0], PAD], [PAD, PAD], [[0.6, 0.6, 0.2, 0.2, 0.4, 2], PAD]], np.float32)
+    boxes, detected = select_boxes(dets, "confidence")
+    assert boxes.dtype == np.float32 and detected.tolist() == [True, False, True]
+    np.testing.assert_array_equal(boxes, np.array([[0.2, 0.3, 0.1, 0.1], [0.5, 0.5, 0, 0], [0.6, 0.6, 0.2, 0.2]],
+                                                  np.float32))
+    with pytest.raises(ValueError, match="^the 'target' rule needs the first frame's box$"):
+        select_boxes(dets, "target")
+
+
+def test_score_rules_counts_detected_frames_and_starts_from_frame_1():
+    from rolo.select import score_rules
+
+    gt = np.array([[10, 10, 20, 20], [40, 40, 20, 20], [40, 40, 20, 20], [40, 40, 20, 20]], np.float64)
+    size = (100, 100)
+    # frame 1: nothing; then a box on the target of frame 1 and, more confident, one on frames 2-4's box
+    on_first, on_later = [0.2, 0.2, 0.2, 0.2, 0.5, 0], [0.5, 0.5, 0.2, 0.2, 0.9, 0]
+    dets = np.array([[PAD, PAD], [on_later, on_first], [on_later, on_first], [PAD, PAD]], np.float32)
+    res = score_rules([{"name": "V", "dets": dets, "gt_xywh": gt, "size": size}])
+    assert res["confidence"]["detected"] == 0.5 and res["target"]["detected"] == 0.5
+    # the target rule starts from frame 1's box and stays on the box that overlaps it (wrong here):
+    # frame 1 is right, frames 2-4 are not
+    assert res["target"]["videos"]["V"]["aos"] == pytest.approx(0.25)
+    assert res["confidence"]["videos"]["V"]["aos"] == pytest.approx(0.5)
+
+
+def test_simulated_detector_rows():
+    from rolo.select import simulated_dets
+
+    n = 400
+    tgt = np.tile([0.3, 0.4, 0.1, 0.2], (n, 1))
+    dis = np.tile([0.7, 0.6, 0.1, 0.2], (n, 1))
+    dets = simulated_dets(tgt, dis, np.random.default_rng(0), noise=0.0)
+    assert dets.shape == (n, 5, 6) and dets.dtype == np.float32
+    conf = dets[..., 4]
+    assert (np.diff(conf, axis=1)[conf[:, 1:] >= 0] <= 0).all()            # most confident first
+    pad = conf < 0
+    np.testing.assert_array_equal(dets[pad], np.tile(np.float32(PAD), (pad.sum(), 1)))
+    assert (pad.sum(axis=1) == np.where(conf[:, :4].min(axis=1) >= 0, 1, 2)).all()   # 4 boxes, or 3 when missed
+    np.testing.assert_array_equal(dets[:, 0, :4], np.float32(dis))          # the distractor is the most confident
+    assert ((conf[:, 0] >= 0.6) & (conf[:, 0] <= 0.9)).all()
+    found = (np.abs(dets[..., :4] - np.float32(tgt)[:, None]).max(axis=2) == 0) & (conf >= 0)
+    assert (found.sum(axis=1) <= 1).all() and (conf[found] >= 0.3).all() and (conf[found] <= 0.6).all()
+    assert 0.1 < 1 - found.any(axis=1).mean() < 0.2                         # misses 15% of frames
+    clutter = (conf >= 0) & ~found
+    clutter[:, 0] = False
+    assert ((conf[clutter] >= 0.05) & (conf[clutter] <= 0.3)).all()
+    xy, wh = dets[clutter][:, :2], dets[clutter][:, 2:4]
+    assert ((xy >= 0.1) & (xy <= 0.9)).all() and ((wh >= 0.05) & (wh <= 0.3)).all()
+    noisy = simulated_dets(tgt, dis, np.random.default_rng(0), noise=0.1, miss_rate=0.0, top_k=2)
+    assert noisy.shape == (n, 2, 6)
+    err = noisy[:, 1, :2] - np.float32(tgt[:, :2])                        # the target: second, never missed
+    np.testing.assert_allclose(err.std(axis=0) / tgt[0, 2:], [0.1, 0.1], rtol=0.15)
+    np.testing.assert_allclose(np.log(noisy[:, 1, 2:4] / tgt[:, 2:]).std(axis=0), [0.1, 0.1], rtol=0.15)
+    assert abs(np.log(noisy[:, 1, 2:4] / tgt[:, 2:]).mean()) < 0.02 and abs(err.mean()) < 0.005
