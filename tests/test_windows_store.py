@@ -116,3 +116,24 @@ def test_mmap_store_releases_pages_as_it_reads(monkeypatch):
     assert released == ["A"]
     store.batch(torch.tensor([6, 7]))
     assert released == ["A", "B"]
+
+
+def test_make_store_passes_every_setting_on():
+    videos = [_video(8, 7, labelled=[1, 0] * 4)]
+    boxes = [np.full((8, 4), 0.25, np.float32)]
+    behaviour = Behaviour(zero_undetected=True, report_heatmap=True)
+    ids = torch.arange(2)
+    want = windows.RamStore(videos, 4, head="heatmap", boxes=boxes, behaviour=behaviour).batch(ids)
+    for mode in ("ram", "mmap", "auto"):
+        store = windows.make_store(videos, 4, head="heatmap", device="cpu", mode=mode, boxes=boxes,
+                                   behaviour=behaviour)
+        for got, ref in zip(store.batch(ids), want):
+            np.testing.assert_array_equal(got.numpy(), ref.numpy())
+
+
+def test_available_memory_is_the_kernels_figure():
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.is_file():
+        pytest.skip("no /proc/meminfo here")
+    line = next(ln for ln in meminfo.read_text().splitlines() if ln.startswith("MemAvailable:"))
+    assert abs(windows._available_memory() - int(line.split()[1]) * 1024) < 256 << 20   # it moves a little
