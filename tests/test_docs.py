@@ -209,3 +209,15 @@ def test_ci_runs_the_readmes_test_command():
     assert len(commands) == 1, commands
     ci = [" ".join(_tokens(line)) for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert commands <= set(ci)
+
+
+def test_every_docs_page_is_one_click_from_the_readme_and_every_link_resolves():
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    linked = {(REPO / target).resolve() for target in link.findall(readme) if "://" not in target}
+    missing = [p.name for p in sorted((REPO / "docs").glob("*.md")) if p.resolve() not in linked]
+    assert not missing, f"docs pages the README does not link: {missing}"
+    for path in doc_files():
+        for target in link.findall(path.read_text(encoding="utf-8")):
+            if "://" not in target and not target.startswith("mailto:"):
+                assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
