@@ -54,6 +54,12 @@ TABLE_OF_EXPERIMENT = {1: 1, 2: 2, 3: 3}
 
 
 def main(script_globals, argv=None):
+    from .distributed import world
+
+    if world().world_size > 1:  # every rank would run every stage and race on its files
+        raise ConfigError("reproduce.py runs as one process (python reproduce.py ...), not under torchrun: its stages "
+                          "write shared files in turn; the dataloaders, train.py and evaluation.py take torchrun "
+                          "themselves (docs/scaling.md)")
     cfg = config.from_script(script_globals, argv, checks=CHECKS)
     cfg.show("reproduction settings")
     return run(cfg, scripts_dir=Path(script_globals.get("__file__", "reproduce.py")).resolve().parent)

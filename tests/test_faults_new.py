@@ -245,3 +245,13 @@ def test_a_damaged_weights_file_is_one_error_line(monkeypatch, capsys, tmp_path)
     with pytest.raises(RoloError, match=r"cannot load YOLO weights .*w\.pt: ") as e:
         load_yolo(str(tmp_path / "w.pt"))
     assert "\n" not in str(e.value)
+
+
+def test_reproduce_under_torchrun_is_refused_before_any_work(monkeypatch, capsys, tmp_path):
+    """Under torchrun every rank ran every stage: they raced on the stage markers and ended in a traceback."""
+    monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1"), ("LOCAL_WORLD_SIZE", "2")):
+        monkeypatch.setenv(name, value)
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", "--out_dir", tmp_path / "out", "--quick")
+    assert_clean_error(code, err, r"reproduce.py runs as one process .* not under torchrun")
+    assert not (tmp_path / "out").exists()
