@@ -42,7 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import config
-from .errors import DataError
+from .errors import DataError, DataErrors
 from .datasets import Sequence, get_dataset
 from .otb import load_image, read_list
 
@@ -159,6 +159,9 @@ def open_sequences(otb, names, decode: bool = False, progress: bool = True) -> R
                      leave=False):
         try:
             seq = otb[name]
+        except DataErrors as e:
+            report.problems += e.messages
+            continue
         except DataError as e:
             report.problems.append(str(e))
             continue

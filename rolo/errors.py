@@ -16,3 +16,12 @@ class ConfigError(RoloError):
 
 class DataError(RoloError):
     """A missing or damaged data set, cache or checkpoint file."""
+
+
+class DataErrors(DataError):
+    """Several independent problems of one item (a sequence whose label file is missing *and* whose
+    images are short), so that a check reports them all at once rather than the first."""
+
+    def __init__(self, messages):
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))

@@ -281,3 +281,31 @@ def test_a_new_detector_is_one_class_and_one_registry_line(repo_root, tmp_path, 
     assert isinstance(RoloTracker.from_checkpoint(ckpt, device="cpu").extractor, Centre)
     with pytest.raises(ConfigError, match="--detector: 'nope' is not allowed; choose one of 'yolov8', 'centre'"):
         extractor.build_extractor({"DETECTOR": "nope", "WEIGHTS": "x"})
+
+
+def test_check_dataset_names_every_problem_of_one_video(tmp_path):
+    """A video damaged in several independent ways is reported once per problem, not at its first."""
+    from rolo import check
+
+    make_lasot(tmp_path / "lasot")
+    d = tmp_path / "lasot" / "airplane" / "airplane-1"
+    (d / "out_of_view.txt").unlink()
+    (d / "full_occlusion.txt").write_text("0\n2\n" + "0\n" * 6)
+    (d / "img" / "00000004.jpg").unlink()
+    report = check.check_dataset("lasot", tmp_path / "lasot", "test", progress=False)
+    assert len(report.problems) == 3, report.problems
+    text = "\n".join(report.problems)
+    assert "out_of_view.txt" in text and "full_occlusion.txt, line 2" in text and "00000004.jpg" in text
+
+    make_got10k(tmp_path / "got")
+    v = tmp_path / "got" / "val" / "GOT-10k_Val_000001"
+    (v / "cover.label").unlink()
+    (v / "absence.label").unlink()
+    (v / "groundtruth.txt").write_text((v / "groundtruth.txt").read_text() + "1,2,3,4\n")
+    report = check.check_dataset("got10k", tmp_path / "got", "val", progress=False)
+    text = "\n".join(report.problems)
+    assert len(report.problems) == 3, report.problems
+    assert "cover.label" in text and "absence.label" in text and "rows for" in text
+    # Loading the video for extraction still stops, naming every problem in one error.
+    with pytest.raises(DataError, match=r"(?s)cover\.label.*absence\.label|absence\.label.*cover\.label"):
+        get_dataset("got10k", tmp_path / "got", "val")["GOT-10k_Val_000001"]

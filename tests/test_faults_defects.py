@@ -351,11 +351,11 @@ def test_a_run_owns_its_results_folder(exp1_cache, tmp_path):
     ckpt = training.run(train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "1"), progress=False)
     results = tmp_path / "results"
     evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1"), progress=False)
-    assert sorted(p.name for p in results.iterdir()) == ["Syn03.txt", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in results.iterdir()) == ["Syn03.txt", "Syn03_time.txt", "metrics.csv", "metrics.json"]
     # Other videos into the same folder: the test split's file must not stay beside the eval split's.
     result = evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1", "--split", "eval"),
                             progress=False)
-    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "Syn04_time.txt", "metrics.csv", "metrics.json"]
     assert list(json.loads((results / "metrics.json").read_text())["videos"]) == list(result["videos"]) == ["Syn04"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")) == []
     # A folder no evaluation wrote is refused, never emptied.
@@ -369,7 +369,7 @@ def test_a_run_owns_its_results_folder(exp1_cache, tmp_path):
     with pytest.raises(DataError, match=r"--protocol held-out: no frame"):
         evaluation.run(eval_config(exp1_cache, ckpt, results, "--epochs", "1", "--protocol", "held-out"),
                        progress=False)
-    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in results.iterdir()) == ["Syn04.txt", "Syn04_time.txt", "metrics.csv", "metrics.json"]
     assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
 
 

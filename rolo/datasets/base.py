@@ -11,12 +11,13 @@ protocol decides whether they are scored (:mod:`rolo.metrics`).
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, DataErrors
 
 #: Messages named per error before "and N more".
 SHOW = 10
@@ -96,6 +97,30 @@ def box_present(boxes_xywh: np.ndarray) -> np.ndarray:
         return np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
 
 
+class Problems:
+    """The independent checks of one sequence, run to the end: each ``with problems.check():``
+    block that raises a :class:`DataError` is recorded, and :meth:`raise_any` raises them together
+    (:class:`DataErrors`), so that ``check_dataset.py`` names every problem of a damaged video."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    @contextmanager
+    def check(self):
+        try:
+            yield
+        except DataErrors as e:
+            self.messages += e.messages
+        except DataError as e:
+            self.messages.append(str(e))
+
+    def raise_any(self) -> None:
+        if len(self.messages) == 1:
+            raise DataError(self.messages[0])
+        if self.messages:
+            raise DataErrors(self.messages)
+
+
 _SPLIT = re.compile(r"[,\t ]+")
 
 
@@ -149,11 +174,12 @@ def first_box_only(rows: np.ndarray, n: int, gt_path, what: str) -> tuple[np.nda
     return boxes, np.arange(n) == 0
 
 
-def read_labels(path, n: int, *, low: int = 0, high: int = 1) -> np.ndarray:
+def read_labels(path, n: int | None, *, low: int = 0, high: int = 1) -> np.ndarray:
     """Per-frame integer labels (one per line, or comma-separated on one line) as (n,) int64.
 
     A missing file, a value that is not an integer in ``[low, high]`` or a
     count other than ``n`` raises :class:`DataError` naming the file (and line).
+    ``n=None`` checks the file alone (its frame count is not known: the boxes did not read).
     """
     path = Path(path)
     if not path.is_file():
@@ -170,7 +196,7 @@ def read_labels(path, n: int, *, low: int = 0, high: int = 1) -> np.ndarray:
                 continue
             values.append(int(v))
     _raise_bad(path, bad)
-    if len(values) != n:
+    if n is not None and len(values) != n:
         raise DataError(f"{path}: {len(values)} labels for {n} frames")
     return np.asarray(values, dtype=np.int64)
 

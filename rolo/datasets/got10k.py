@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
-from .base import Dataset, Sequence, first_box_only, numbered_images, read_boxes, read_labels
+from .base import Dataset, Problems, Sequence, first_box_only, numbered_images, read_boxes, read_labels
 
 #: cover.label's scale: 0 (fully occluded) .. 8 (fully visible).
 COVER_MAX = 8
@@ -61,18 +61,31 @@ class GOT10k(Dataset):
         d = self.root / self.split / name
         if not d.is_dir():
             raise DataError(f"GOT-10k sequence folder not found: {d} (listed in {d.parent / 'list.txt'})")
-        frames, numbers = numbered_images(d, start=1)
         gt_path = d / "groundtruth.txt"
-        rows = read_boxes(gt_path)
-        meta = read_meta_info(d / "meta_info.ini")
+        problems = Problems()
+        frames = rows = meta = None
+        with problems.check():
+            frames, numbers = numbered_images(d, start=1)
+        with problems.check():
+            rows = read_boxes(gt_path)
+        with problems.check():
+            meta = read_meta_info(d / "meta_info.ini")
         if self.split == "test":
-            boxes, visible = first_box_only(rows, len(frames), gt_path, "GOT-10k")
+            if frames is not None and rows is not None:
+                with problems.check():
+                    boxes, visible = first_box_only(rows, len(frames), gt_path, "GOT-10k")
+            problems.raise_any()
             return Sequence(name=name, frames=frames, boxes_xywh=boxes, visible=visible, frame_numbers=numbers,
                             gt_path=gt_path, dataset=self.name, attributes={"meta": meta, "first_box_only": True})
-        if len(rows) != len(frames):
-            raise DataError(f"{gt_path}: {len(rows)} rows for {len(frames)} images in {d}")
-        absent = read_labels(d / "absence.label", len(rows))
-        cover = read_labels(d / "cover.label", len(rows), high=COVER_MAX)
+        if frames is not None and rows is not None and len(rows) != len(frames):
+            problems.messages.append(f"{gt_path}: {len(rows)} rows for {len(frames)} images in {d}")
+        n = None if rows is None else len(rows)
+        labels = {}
+        for key, high in (("absence", 1), ("cover", COVER_MAX)):
+            with problems.check():
+                labels[key] = read_labels(d / f"{key}.label", n, high=high)
+        problems.raise_any()
+        absent, cover = labels["absence"], labels["cover"]
         boxes = np.where((rows == -1).all(axis=1, keepdims=True), np.nan, rows)
         return Sequence(name=name, frames=frames, boxes_xywh=boxes, visible=(absent == 0) & (cover > 0),
                         frame_numbers=numbers, gt_path=gt_path, dataset=self.name,

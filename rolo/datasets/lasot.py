@@ -24,7 +24,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..errors import DataError
-from .base import Dataset, Sequence, read_boxes, read_labels
+from .base import Dataset, Problems, Sequence, read_boxes, read_labels
 
 VIDEOS_PER_CLASS = 20
 
@@ -70,15 +70,23 @@ class LaSOT(Dataset):
         d = self._dir(name)
         if not d.is_dir():
             raise DataError(f"LaSOT video folder not found: {d}")
-        boxes = read_boxes(d / "groundtruth.txt")
-        n = len(boxes)
-        occluded = read_labels(d / "full_occlusion.txt", n)
-        out_of_view = read_labels(d / "out_of_view.txt", n)
-        frames = [d / "img" / f"{i:08d}.jpg" for i in range(1, n + 1)]
+        problems = Problems()
+        boxes = None
+        with problems.check():
+            boxes = read_boxes(d / "groundtruth.txt")
+        # Without the boxes there is no frame count to hold the label files and images to.
+        n = None if boxes is None else len(boxes)
+        labels = {}
+        for key in ("full_occlusion", "out_of_view"):
+            with problems.check():
+                labels[key] = read_labels(d / f"{key}.txt", n)
+        frames = [] if n is None else [d / "img" / f"{i:08d}.jpg" for i in range(1, n + 1)]
         absent = [p for p in frames if not p.is_file()]
         if absent:
-            raise DataError(f"{name}: {len(absent)} of the {n} images that groundtruth.txt has rows for are "
-                            f"missing, first {absent[0]}")
+            problems.messages.append(f"{name}: {len(absent)} of the {n} images that groundtruth.txt has rows for "
+                                     f"are missing, first {absent[0]}")
+        problems.raise_any()
+        occluded, out_of_view = labels["full_occlusion"], labels["out_of_view"]
         extra = sum(1 for p in (d / "img").glob("*.jpg")) - n
         return Sequence(name=name, frames=frames, boxes_xywh=boxes, visible=(occluded == 0) & (out_of_view == 0),
                         gt_path=d / "groundtruth.txt", dataset=self.name,

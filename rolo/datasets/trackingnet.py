@@ -15,7 +15,7 @@ chunks present under the root (they are downloaded one by one); ``test`` is
 from __future__ import annotations
 
 from ..errors import DataError
-from .base import Dataset, Sequence, first_box_only, numbered_images, read_boxes
+from .base import Dataset, Problems, Sequence, first_box_only, numbered_images, read_boxes
 
 TRAIN_CHUNKS = tuple(f"TRAIN_{k}" for k in range(12))
 
@@ -56,15 +56,22 @@ class TrackingNet(Dataset):
         if chunk is None:
             raise DataError(f"TrackingNet {self.split} video {name!r} not found under {self.root} (no anno/{name}.txt)")
         gt_path = self.root / chunk / "anno" / f"{name}.txt"
-        frames, numbers = numbered_images(self.root / chunk / "frames" / name, start=0)
-        rows = read_boxes(gt_path)
-        if self.split == "test":
-            boxes, visible = first_box_only(rows, len(frames), gt_path, "TrackingNet")
-        else:
-            if len(rows) != len(frames):
-                raise DataError(f"{gt_path}: {len(rows)} rows for {len(frames)} images in "
-                                f"{self.root / chunk / 'frames' / name}")
-            boxes, visible = rows, None
+        problems = Problems()
+        frames = rows = None
+        with problems.check():
+            frames, numbers = numbered_images(self.root / chunk / "frames" / name, start=0)
+        with problems.check():
+            rows = read_boxes(gt_path)
+        if frames is not None and rows is not None:
+            if self.split == "test":
+                with problems.check():
+                    boxes, visible = first_box_only(rows, len(frames), gt_path, "TrackingNet")
+            elif len(rows) != len(frames):
+                problems.messages.append(f"{gt_path}: {len(rows)} rows for {len(frames)} images in "
+                                         f"{self.root / chunk / 'frames' / name}")
+            else:
+                boxes, visible = rows, None
+        problems.raise_any()
         return Sequence(name=name, frames=frames, boxes_xywh=boxes, visible=visible, frame_numbers=numbers,
                         gt_path=gt_path, dataset=self.name,
                         attributes={"chunk": chunk, "first_box_only": self.split == "test"})

@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..errors import DataError
-from .base import Dataset, Sequence, read_boxes
+from .base import Dataset, Problems, Sequence, read_boxes
 
 NZ = 6
 
@@ -59,14 +59,18 @@ class UAV123(Dataset):
             raise DataError(f"{name!r} is not a UAV123 sequence (see rolo/data/uav123_frames.tsv)")
         folder, start, end = frame_table()[name]
         gt_path = self._anno(name)
-        boxes = read_boxes(gt_path, allow_nan=True)
-        if len(boxes) != end - start + 1:
-            raise DataError(f"{gt_path}: {len(boxes)} rows, but UAV123's {name} spans images {start}-{end} "
-                            f"({end - start + 1} frames) of data_seq/UAV123/{folder}")
+        problems = Problems()
+        with problems.check():
+            boxes = read_boxes(gt_path, allow_nan=True)
+            if len(boxes) != end - start + 1:
+                raise DataError(f"{gt_path}: {len(boxes)} rows, but UAV123's {name} spans images {start}-{end} "
+                                f"({end - start + 1} frames) of data_seq/UAV123/{folder}")
         img_dir = self.root / "data_seq" / "UAV123" / folder
         frames = [img_dir / f"{i:0{NZ}d}.jpg" for i in range(start, end + 1)]
         absent = [p for p in frames if not p.is_file()]
         if absent:
-            raise DataError(f"{name}: {len(absent)} of its {len(frames)} images are missing, first {absent[0]}")
+            problems.messages.append(f"{name}: {len(absent)} of its {len(frames)} images are missing, "
+                                     f"first {absent[0]}")
+        problems.raise_any()
         return Sequence(name=name, frames=frames, boxes_xywh=boxes, frame_numbers=range(start, end + 1),
                         gt_path=gt_path, dataset=self.name, attributes={"folder": folder})
