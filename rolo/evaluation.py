@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from . import cache, config, distributed, metrics, splits
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
+from .datasets import DATASETS
 from .errors import DataError
 from .model import given_settings, load_for_inference
 from .reportcode import Behaviour
@@ -53,6 +54,7 @@ CHECKS = {
     "HEAD": config.choices("coord", "heatmap"),
     # 0 would keep every cell, and the decoder needs a positive fraction of the peak.
     "HEATMAP_THRESHOLD": config.between(0.01, 1.0),
+    "DATASET": config.choices(*DATASETS),
 }
 CHUNK_WINDOWS = 4096
 

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from . import cache, config, distributed, reportcode, splits
+from .datasets import DATASETS
 from .device import resolve_device  # noqa: F401  (re-exported: rolo.training.resolve_device)
 from .errors import DataError
 from .model import HEADS, INPUTS, ROLO, load_checkpoint, save_atomic
@@ -40,6 +41,7 @@ CHECKS = {
     "INPUTS": config.choices(*INPUTS),
     "CACHE_MODE": config.choices("auto", "ram", "mmap"),
     "SELECT": config.choices("confidence", "target"),
+    "DATASET": config.choices(*DATASETS),
 }
 
 

@@ -255,3 +255,10 @@ def test_reproduce_under_torchrun_is_refused_before_any_work(monkeypatch, capsys
     code, _, err = call(monkeypatch, capsys, "reproduce.py", "--out_dir", tmp_path / "out", "--quick")
     assert_clean_error(code, err, r"reproduce.py runs as one process .* not under torchrun")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("script", ["train.py", "train_exp3.py", "evaluation.py"])
+def test_an_unknown_dataset_name_is_refused_before_any_work(script, monkeypatch, capsys, tmp_path):
+    """--dataset LaSOT (a typo of a registered name) was refused only once it failed to match a cache."""
+    code, _, err = call(monkeypatch, capsys, script, "--dataset", "LaSOT", "--data_dir", tmp_path / "none")
+    assert_clean_error(code, err, r"--dataset: 'LaSOT' is not allowed; choose one of 'otb', 'lasot'")
