@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -229,6 +230,12 @@ def stage_results_dir(results_dir: Path) -> Path:
     if results_dir.is_dir() and any(results_dir.iterdir()) and not (results_dir / "metrics.json").is_file():
         raise DataError(f"RESULTS_DIR {results_dir} holds files that no evaluation wrote (it has no metrics.json); "
                         f"a run replaces its whole results folder, so give an empty or new one (--results_dir)")
+    # A killed run leaves its staging folder behind; the next run into the same folder clears it.
+    stale = re.compile(rf"\.tmp-{re.escape(results_dir.name)}-[0-9a-f]{{8}}")
+    if results_dir.parent.is_dir():
+        for p in results_dir.parent.iterdir():
+            if p.is_dir() and stale.fullmatch(p.name):
+                shutil.rmtree(p, ignore_errors=True)
     stage = results_dir.parent / f".tmp-{results_dir.name}-{uuid.uuid4().hex[:8]}" / results_dir.name
     try:
         stage.mkdir(parents=True)

@@ -347,6 +347,18 @@ def test_nonfinite_loss_stops_training_and_keeps_the_last_good_checkpoint(exp1_c
 
 # ---- 7. a reused results folder ---------------------------------------------------------------
 
+def test_a_killed_evaluations_staging_folder_is_cleared_by_the_next_run(tmp_path):
+    """A SIGKILLed evaluation leaves ``.tmp-<name>-<id>``; the next run into that folder removes it, and only it."""
+    results = tmp_path / "results"
+    killed = tmp_path / ".tmp-results-0123abcd" / "results"
+    killed.mkdir(parents=True)
+    other = tmp_path / ".tmp-results2-0123abcd"
+    other.mkdir()
+    stage = evaluation.stage_results_dir(results)
+    assert not killed.parent.exists() and other.is_dir()
+    assert stage.name == "results" and stage.parent.parent == tmp_path and stage.is_dir()
+
+
 def test_a_run_owns_its_results_folder(exp1_cache, tmp_path):
     ckpt = training.run(train_config(exp1_cache, tmp_path / "ckpt", "--epochs", "1"), progress=False)
     results = tmp_path / "results"
