@@ -6,11 +6,19 @@ import pytest
 
 from rolo.boxes import xywh_to_cxcywh_norm
 from rolo.metrics import (
+    GOT10K_THRESHOLDS,
+    NORM_PRECISION_THRESHOLDS,
     PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
+    bounded_iou_xywh,
     center_error_xywh,
+    got10k_frame_ious,
+    got10k_scores,
     iou_cxcywh_norm,
     iou_xywh,
+    normalized_center_error_xywh,
+    normalized_precision,
+    normalized_precision_curve,
     precision_curve,
     sequence_metrics,
     success_curve,
@@ -273,3 +281,125 @@ def test_summarize_reads_back_json_and_refuses_nothing():
     assert s["mean"]["aos"] == 1.0
     with pytest.raises(ValueError, match="^summarize: no video with a valid frame$"):
         summarize({})
+
+
+# --- benchmark metrics: normalised precision (LaSOT/TrackingNet) and GOT-10k's scores ---------
+
+
+def test_benchmark_thresholds():
+    assert NORM_PRECISION_THRESHOLDS.shape == (51,) and NORM_PRECISION_THRESHOLDS[20] == 0.2
+    assert NORM_PRECISION_THRESHOLDS[0] == 0 and NORM_PRECISION_THRESHOLDS[-1] == 0.5
+    assert GOT10K_THRESHOLDS.shape == (101,) and GOT10K_THRESHOLDS[0] == 0 and GOT10K_THRESHOLDS[-1] == 1
+    assert GOT10K_THRESHOLDS[50] == 0.5 and GOT10K_THRESHOLDS[75] == 0.75
+
+
+def test_normalized_center_error_hand_values():
+    """Centre offset divided by the ground truth's width and height, axis by axis; a prediction of
+    another size than the ground truth, so that its own centre (x + w/2) matters."""
+    gt = [[10, 20, 20, 40]] * 5 + [[10, 20, 20, 0], [np.nan, 20, 20, 40]]
+    pred = [[12, 16, 4, 8],         # centre (14, 20) vs (20, 40): (-0.3, -0.5)
+            [20, 40, 0, 0],         # zero size at the right centre: no prediction, a failure
+            [np.nan, 16, 4, 8],     # NaN: a failure
+            [12, 16, 4, -8],        # negative height: a failure
+            [10, 20, 20, 40],       # exact: 0
+            [12, 16, 4, 8],         # ground truth of zero height: excluded
+            [12, 16, 4, 8]]         # NaN ground truth: excluded
+    err = normalized_center_error_xywh(pred, gt)
+    assert err.shape == (7,) and err.dtype == np.float64
+    assert err[0] == pytest.approx(math.sqrt(0.3 ** 2 + 0.5 ** 2), abs=1e-15)
+    assert np.isposinf(err[1:4]).all() and err[4] == 0 and np.isnan(err[5:]).all()
+
+
+def test_normalized_precision_threshold_is_inclusive_at_exactly_0_2():
+    """Errors 0, exactly 0.2 (counted: ``<=``), 0.205 (missed at 0.2, counted at 0.21), a failure
+    (inf, counted as a miss) and an excluded frame (NaN)."""
+    curve = normalized_precision_curve([0.0, 0.2, 0.205, np.inf, np.nan])
+    assert curve.shape == (51,)
+    np.testing.assert_array_equal(curve, [0.25] * 20 + [0.5] + [0.75] * 30)
+    np.testing.assert_array_equal(normalized_precision_curve(np.array([[0.0, 0.2], [0.205, np.inf]])),
+                                  [0.25] * 20 + [0.5] + [0.75] * 30)  # any shape, flattened
+    assert np.isnan(normalized_precision_curve([np.nan, np.nan])).all()
+    assert np.isnan(normalized_precision_curve([])).all()
+
+    gt = [[0, 0, 10, 10]] * 5
+    pred = [[0, 0, 10, 10], [2, 0, 10, 10], [0, 2.05, 10, 10], [0, 0, 0, 0], [0, 3, 10, 10]]
+    np.testing.assert_allclose(normalized_center_error_xywh(pred, gt), [0, 0.2, 0.205, np.inf, 0.3])
+    np_ = normalized_precision(pred, gt)
+    assert type(np_) is float and np_ == 2 / 5
+    assert normalized_precision(pred[:1] + pred[2:4], gt[:3]) == 1 / 3  # 0.205 misses at 0.2
+    assert normalized_precision(pred[1:2], gt[:1]) == 1.0                # 0.2 hits at 0.2
+
+
+def test_normalized_precision_without_valid_frame_is_none():
+    assert normalized_precision([[1, 1, 5, 5], [1, 1, 5, 5]], [[0, 0, 0, 0], [np.nan] * 4]) is None
+    assert normalized_precision(np.zeros((0, 4)), np.zeros((0, 4))) is None
+    # one valid frame among excluded ones is enough, and the failure counts
+    assert normalized_precision([[1, 1, 5, 5], [np.nan] * 4], [[0, 0, 0, 0], [0, 0, 5, 5]]) == 0.0
+
+
+@pytest.mark.parametrize("pred, gt, expected", [
+    ([10, 10, 20, 20], [10, 10, 20, 20], 1.0),       # identical, inside the frame
+    ([90, 10, 20, 20], [80, 10, 20, 20], 0.5),       # pred cut at the right edge: 10x20 left (1/3 uncut)
+    ([10, 40, 20, 20], [10, 30, 20, 20], 0.5),       # pred cut at the bottom edge (H = 50, not W)
+    ([-10, 10, 20, 20], [0, 10, 20, 20], 1.0),       # x moved to 0, width kept (the toolkit's rule)
+    ([30, -5, 20, 20], [30, 0, 20, 20], 1.0),        # y moved to 0, height kept
+    ([120, 10, 20, 20], [90, 10, 10, 20], 0.0),      # wholly outside: width 0
+    ([5, 5, 0, 0], [5, 5, 0, 0], 0.0),               # two empty boxes: 0, not NaN
+    ([0, 0, 10, 10], [20, 20, 10, 10], 0.0),         # apart on both axes
+    ([0, 0, 10, 10], [20, 0, 10, 10], 0.0),          # apart along x only
+    ([0, 0, 10, 10], [0, 5, 10, 10], 1 / 3),         # half overlap along y
+])
+def test_bounded_iou_hand_values(pred, gt, expected):
+    iou = bounded_iou_xywh([pred], [gt], (100, 50))
+    assert iou.shape == (1,) and iou.dtype == np.float64
+    assert iou[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_bounded_iou_per_frame_bound():
+    pred, gt = [[90, 10, 20, 20]] * 2, [[80, 10, 20, 20]] * 2
+    # second frame 95 wide: pred 5x20, gt 15x20, overlap 5x20
+    np.testing.assert_allclose(bounded_iou_xywh(pred, gt, [[100, 50], [95, 50]]), [0.5, 1 / 3], atol=1e-12)
+    np.testing.assert_allclose(bounded_iou_xywh(pred, gt, np.array([100, 50])), [0.5, 0.5], atol=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        bounded_iou_xywh(pred, gt[:1], (100, 50))
+
+
+def test_benchmark_metrics_give_no_numpy_warnings():
+    import warnings
+
+    pred = [[np.nan, 0, 10, 10], [0, 0, 0, 0], [0, 0, 10, 10], [1e308, 0, 1e308, 10]]
+    gt = [[0, 0, 10, 10], [0, 0, 0, 0], [np.nan] * 4, [0, 0, 10, 10]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        normalized_center_error_xywh(pred, gt)
+        normalized_precision(pred, gt)
+        normalized_precision_curve([np.nan, np.inf, 0.1])
+        bounded_iou_xywh(pred, gt, (64, 48))
+
+
+def test_got10k_frame_ious_skip_the_first_frame_and_invisible_targets():
+    gt = [[10, 10, 20, 20], [10, 10, 20, 20], [80, 10, 20, 20], [10, 10, 20, 20], [20, 20, 10, 10]]
+    pred = [[0, 0, 5, 5], [10, 10, 20, 20], [90, 10, 20, 20], [10, 10, 20, 20], [0, 0, 10, 10]]
+    cover = [5, 0, 3, 0, 1]  # frame 1 is the given box; cover 0: target not visible, not scored
+    ious = got10k_frame_ious(pred, gt, cover, (100, 50))
+    np.testing.assert_allclose(ious, [0.5, 0.0], atol=1e-12)  # frame 3 cut at the frame's edge
+    np.testing.assert_allclose(got10k_frame_ious(pred, gt, np.ones(5), (100, 50)), [1, 0.5, 1, 0], atol=1e-12)
+    assert got10k_frame_ious(pred, gt, np.zeros(5, int), (100, 50)).shape == (0,)
+
+
+def test_got10k_scores_strictly_greater_at_exactly_0_5_and_0_75():
+    s = got10k_scores([0.5, 0.75, 1.0, 0.0])
+    assert s["ao"] == 0.5625 and s["sr50"] == 0.5 and s["sr75"] == 0.25
+    assert all(type(s[k]) is float for k in ("ao", "sr50", "sr75"))
+    expected = [sum(v > i / 100 for v in (0.5, 0.75, 1.0, 0.0)) / 4 for i in range(101)]
+    assert type(s["success_curve"]) is list and s["success_curve"] == expected
+    assert s["success_curve"][0] == 0.75 and s["success_curve"][50] == 0.5 and s["success_curve"][-1] == 0.0
+    assert got10k_scores(np.array([[0.5, 0.75], [1.0, 0.0]])) == s  # any shape, flattened
+    json.dumps(s)
+
+
+def test_got10k_scores_of_no_frame():
+    empty = {"ao": None, "sr50": None, "sr75": None, "success_curve": None}
+    assert got10k_scores([]) == empty and got10k_scores(np.zeros((0,))) == empty
+    one = got10k_scores([0.76])
+    assert (one["ao"], one["sr50"], one["sr75"]) == (0.76, 1.0, 1.0)
