@@ -255,4 +255,4 @@ def print_summary(s: dict) -> None:
     print(f"time: {times}; total {s['total_seconds']:.0f}s")
     if s["plots"]:
         print("plots: " + ", ".join(s["plots"]))
-    print("next: README, 'From the demo to OTB' (the same stages on OTB-100)")
+    print("next: README, 'On OTB in three steps' (the same stages on OTB-100)")
