@@ -132,17 +132,17 @@ def test_the_same_plan_has_no_differences():
 
 
 def test_plan_differences_name_each_constant_then_each_split():
-    old = splits.make_plan(1, ["A", "B", "C"], 1, 1, 3)
+    old = splits.make_plan(1, ["A", "B", "C", "D"], 2, 1, 3)
     new = splits.make_dataset_plan(2, [splits.Side("train", "nfs", "/d", None)], {"train": ["X", "Y"]}, 3)
     assert splits.plan_differences(old, new) == [
         "EXPERIMENT=1 there, 2 in this run",
-        "N_TRAIN=1 there, None in this run",
+        "N_TRAIN=2 there, None in this run",
         "N_TEST=1 there, None in this run",
         "LABEL_EVERY=None there, 3 in this run",
         "SIDES=None there, [{'cache_split': 'train', 'dataset': 'nfs', 'split': None}] in this run",
-        "train split: A there, X, Y in this run",
-        "test split: B there, no videos in this run",
-        "eval split: C there, no videos in this run",
+        "train split: A, B there, X, Y in this run",
+        "test split: C there, no videos in this run",
+        "eval split: D there, no videos in this run",
     ]
 
 
