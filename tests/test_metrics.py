@@ -347,12 +347,24 @@ def test_normalized_precision_without_valid_frame_is_none():
     ([5, 5, 0, 0], [5, 5, 0, 0], 0.0),               # two empty boxes: 0, not NaN
     ([0, 0, 10, 10], [20, 20, 10, 10], 0.0),         # apart on both axes
     ([0, 0, 10, 10], [20, 0, 10, 10], 0.0),          # apart along x only
+    ([0, 0, 10, 10], [0, 20, 10, 10], 0.0),          # apart along y only
     ([0, 0, 10, 10], [0, 5, 10, 10], 1 / 3),         # half overlap along y
+    ([0, 0, 10, 10], [5, 0, 10, 10], 1 / 3),         # half overlap along x, from the frame's edge x = 0
+    ([10, 10, 20, 10], [10, 10, 20, 20], 0.5),       # pred wider than high
+    ([10, 10, 20, 20], [10, 10, 10, 20], 0.5),       # gt higher than wide
+    ([10, 10, 0, 20], [10, 10, 20, 20], 0.0),        # zero width inside the gt
+    ([10, 10, 20, 0], [10, 10, 20, 20], 0.0),        # zero height inside the gt
 ])
 def test_bounded_iou_hand_values(pred, gt, expected):
     iou = bounded_iou_xywh([pred], [gt], (100, 50))
     assert iou.shape == (1,) and iou.dtype == np.float64
     assert iou[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_bounded_iou_adds_the_toolkits_epsilon_to_the_union():
+    """got10k's rect_iou divides by ``union + eps``: identical 1x1 boxes score just below 1."""
+    iou = bounded_iou_xywh([[3, 4, 1, 1]], [[3, 4, 1, 1]], (100, 50))
+    assert iou[0] == 1 / (1 + np.finfo(float).eps) and iou[0] < 1
 
 
 def test_bounded_iou_per_frame_bound():
@@ -367,8 +379,10 @@ def test_bounded_iou_per_frame_bound():
 def test_benchmark_metrics_give_no_numpy_warnings():
     import warnings
 
-    pred = [[np.nan, 0, 10, 10], [0, 0, 0, 0], [0, 0, 10, 10], [1e308, 0, 1e308, 10]]
-    gt = [[0, 0, 10, 10], [0, 0, 0, 0], [np.nan] * 4, [0, 0, 10, 10]]
+    pred = [[np.nan, 0, 10, 10], [0, 0, 0, 0], [0, 0, 10, 10], [1e308, 0, 1e308, 10], [1.7e308, 0, 1.7e308, 10],
+            [5, 5, 10, 10]]
+    gt = [[0, 0, 10, 10], [0, 0, 0, 0], [np.nan] * 4, [0, 0, 10, 10], [0, 0, 10, 10],
+          [0, 0, 0, 0]]  # an overflowing centre; a centre divided by a zero-size ground truth
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         normalized_center_error_xywh(pred, gt)
