@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 from . import cache, reference
+from .errors import DataError
 from .reportcode import Behaviour
+from .tables import load_run
 
 TITLES = {1: "Table 1: experiment 1 (22 training videos, 8 test videos), AOS",
           2: "Table 2: experiment 2 (1/3 of the frames of the 30 videos), AOS",
@@ -40,10 +41,11 @@ def _mean(values) -> float | None:
 
 
 def load_aos(path: Path) -> tuple[dict[str, float | None], dict] | tuple[None, None]:
-    """Per-video primary AOS and the whole metrics.json of one evaluation, or (None, None)."""
+    """Per-video primary AOS and the whole metrics.json of one evaluation, or (None, None) where
+    the stage has not written a readable one (:func:`rolo.tables.load_run`)."""
     try:
-        result = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        result = load_run(path)
+    except DataError:
         return None, None
     return {n: m.get("aos") for n, m in result["videos"].items()}, result
 
