@@ -14,6 +14,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 MUT_DIR="${MUT_DIR:-/tmp/rolo-mutation}"
 CHILDREN="${CHILDREN:-1}"
+# mutmut's timeout is a CPU-time limit; torch's OpenMP threads spin while waiting for a core and burn
+# CPU time on a loaded machine, which turned slow-but-correct runs into false "timeouts".
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # module -> the fast test files that exercise it. Tests that run a script in a subprocess
 # (tests/test_faults.py) cannot run under mutmut: the child process does not find mutmut's setup.
