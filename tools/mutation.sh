@@ -27,7 +27,7 @@ declare -A TESTS=(
   [windows]="tests/test_windows_store.py tests/test_splits_cache.py"
   [select]="tests/test_select.py tests/test_select_compare.py"
   [evaluation]="tests/test_evaluation.py"
-  [cache]="tests/test_splits_cache.py tests/test_faults_bugs.py tests/test_faults_defects.py tests/test_faults_new.py"
+  [cache]="tests/test_cache.py tests/test_splits_cache.py"
   [otb]="tests/test_otb.py tests/test_otb_lists.py"
 )
 MODULES=("$@")
