@@ -6,18 +6,17 @@ The report's values are printed as the report prints them (three decimals, from
 :mod:`rolo.reference`); under each table, each column's mean, and the mean difference
 (ours - report) over the rows where both have a number. Our numbers are each evaluation's
 primary AOS (metrics.json ``videos``), which follows the checkpoint's mode: the online one by
-default, the report's every-window scoring in report-code mode.
+default, the report's every-window scoring in report-code mode. Each table is a
+:class:`rolo.tables.Table`, printed by that module's Markdown and CSV renderers.
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from . import cache, reference
 from .errors import DataError
 from .reportcode import Behaviour
-from .tables import load_run
+from .tables import Table, format_table, load_run, record_table, render_csv, render_markdown
 
 TITLES = {1: "Table 1: experiment 1 (22 training videos, 8 test videos), AOS",
           2: "Table 2: experiment 2 (1/3 of the frames of the 30 videos), AOS",
@@ -29,6 +28,7 @@ SWITCH_TEXT = ("`--report_code true` turns on, at window-building time and in th
                "variant (binary grids with edges truncated to whole cells, loss and score on the last step, "
                "windows ending on an unlabelled frame dropped); and every window's outputs scored, each frame up "
                "to SEQ_LEN times (their evaluation.py). The caches are the same in both modes.")
+CSV_HEADER = ["table", "sequence", "column", "ours", "report", "ours_minus_report"]
 
 
 def _fmt(v) -> str:
@@ -76,35 +76,31 @@ class PairedTable:
             out.append((_mean([ours.get(r) for r in self.rows]), _mean([rep.get(r) for r in self.rows]), diff, len(both)))
         return out
 
-    def markdown(self) -> str:
+    def table(self) -> Table:
+        """The rows, then two footer rows: ``mean`` (each column's) and ``ours - report`` (the mean
+        difference under our column, and over how many rows)."""
+        s = self.summary()
         if len({id(ours) for _, ours, _ in self.pairs}) == 1 and len(self.pairs) > 1:
-            return self._markdown_one_ours()
-        head = ["Secuencia"] + [c for label, _, _ in self.pairs for c in (f"{label} ours", f"{label} report")]
-        lines = [f"### {self.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in self.rows:
-            cells = [c for _, ours, rep in self.pairs for c in (_fmt(ours.get(r)), _fmt(rep.get(r)))]
-            lines.append(f"| {r} | " + " | ".join(cells) + " |")
-        s = self.summary()
-        lines.append("| **mean** | " + " | ".join(c for m_o, m_r, _, _ in s for c in (_fmt(m_o), _fmt(m_r))) + " |")
-        lines.append("| **ours - report** | " + " | ".join(
-            c for _, _, d, n in s for c in ((f"{d:+.3f} ({n} rows)" if d is not None else "-"), "")) + " |")
-        return "\n".join(lines)
+            # Table 4's layout: the report's columns, then ours once; the differences under ours.
+            columns = {label: rep for label, _, rep in self.pairs} | {self.ours_label: self.pairs[0][1]}
+            mean = {label: m_r for (label, _, _), (_, m_r, _, _) in zip(self.pairs, s)} | {self.ours_label: s[0][0]}
+            diffs = "; ".join(f"{d:+.3f} vs {label} ({n} rows)" for (label, _, _), (_, _, d, n) in zip(self.pairs, s)
+                              if d is not None) or None
+            diff = {self.ours_label: diffs}
+        else:
+            columns, mean, diff = {}, {}, {}
+            for (label, ours, rep), (m_o, m_r, d, n) in zip(self.pairs, s):
+                columns |= {f"{label} ours": ours, f"{label} report": rep}
+                mean |= {f"{label} ours": m_o, f"{label} report": m_r}
+                diff[f"{label} ours"] = None if d is None else f"{d:+.3f} ({n} rows)"
+        return format_table(self.rows, columns, mean_row=False, mark_best=None, row_header="Secuencia",
+                            title=self.title, footer={"mean": mean, "ours - report": diff})
 
-    def _markdown_one_ours(self) -> str:
-        """Table 4's layout: the report's columns, then ours once; the differences under ours."""
-        ours = self.pairs[0][1]
-        head = ["Secuencia"] + [label for label, _, _ in self.pairs] + [self.ours_label]
-        lines = [f"### {self.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in self.rows:
-            lines.append(f"| {r} | " + " | ".join(_fmt(rep.get(r)) for _, _, rep in self.pairs) + f" | {_fmt(ours.get(r))} |")
-        s = self.summary()
-        lines.append("| **mean** | " + " | ".join(_fmt(m_r) for _, m_r, _, _ in s) + f" | {_fmt(s[0][0])} |")
-        diffs = "; ".join(f"{d:+.3f} vs {label} ({n} rows)" for (label, _, _), (_, _, d, n) in zip(self.pairs, s)
-                          if d is not None) or "-"
-        lines.append("| **ours - report** | " + " | ".join("" for _ in self.pairs) + f" | {diffs} |")
-        return "\n".join(lines)
+    def markdown(self) -> str:
+        return render_markdown(self.table(), heading=3)
 
-    def csv_rows(self, table: int):
+    def csv_records(self, table: int):
+        """Long-format records under :data:`CSV_HEADER`: one per (column, row), then the columns' means."""
         for label, ours, rep in self.pairs:
             for r in self.rows:
                 o, p = ours.get(r), rep.get(r)
@@ -133,9 +129,9 @@ def table4(plan) -> PairedTable:
                        ours_label=f"ours (exp 3, {plan.epochs[-1]} ep)")
 
 
-def extra_table(plan) -> str:
+def extra_table(plan) -> Table:
     """Our runs the report has no numbers for: the eval videos, and ROLO-heatmap."""
-    lines = ["| run | split | videos | mean AOS | mode |", "|---|---|---|---|---|"]
+    records = []
     for e, n, split, head in plan.evaluations():
         if split == "test" and head == "coord":
             continue
@@ -143,8 +139,9 @@ def extra_table(plan) -> str:
         if aos is None:
             continue
         name = f"exp {e}, {n} ep" + (", heatmap" if head == "heatmap" else "")
-        lines.append(f"| {name} | {split} | {', '.join(aos)} | {_fmt(_mean(aos.values()))} | {result['mode']} |")
-    return "\n".join(lines)
+        records.append([name, split, ", ".join(aos), _mean(aos.values()), result["mode"]])
+    return record_table(["run", "split", "videos", "mean AOS", "mode"], records,
+                        title="Runs the report gives no number for (eval videos, ROLO-heatmap)")
 
 
 def write_reproduction(plan, est: dict, clock: dict, yolo_runs: int, stages) -> dict:
@@ -164,26 +161,20 @@ def write_reproduction(plan, est: dict, clock: dict, yolo_runs: int, stages) -> 
           "frames); the report's is printed as the report prints it. `-`: no number (a video the report's "
           "table does not list, or one this run did not evaluate). Under each table: each column's mean, "
           "and the mean of (ours - report) over the rows where both have a number.", ""]
-    for t in sorted(tables):
-        md += [tables[t].markdown(), ""]
-    md += ["### Runs the report gives no number for (eval videos, ROLO-heatmap)", "", extra_table(plan), ""]
+    md += [tables[t].markdown() for t in sorted(tables)]
+    md += [render_markdown(extra_table(plan), heading=3)]
     s = est["seconds"]
     md += ["### Time", "",
            f"Estimated before the run on {est['device']}: {sum(s.values()):.0f} s ({est['seconds_per_frame'] * 1000:.1f} "
            f"ms per frame through YOLO, {est['seconds_per_window'] * 1000:.2f} ms per training window). Measured: "
            + ", ".join(f"{k} {v:.0f} s" for k, v in clock.items()) + f". YOLO passes this run: {yolo_runs}; "
            f"stages skipped as finished: {', '.join(stages.skipped) or 'none'}.", ""]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "sequence", "column", "ours", "report", "ours_minus_report"])
-    for t in sorted(tables):
-        for row in tables[t].csv_rows(t):
-            w.writerow(["" if v is None else (f"{v:.6f}" if isinstance(v, float) else v) for v in row])
+    long_csv = record_table(CSV_HEADER, (r for t in sorted(tables) for r in tables[t].csv_records(t)))
     text = "\n".join(md)
     for folder in (plan.root, plan.mode_dir):
         Path(folder).mkdir(parents=True, exist_ok=True)
         cache.write_text_atomic(Path(folder) / "REPRODUCTION.md", text)
-        cache.write_text_atomic(Path(folder) / "REPRODUCTION.csv", buf.getvalue())
+        cache.write_text_atomic(Path(folder) / "REPRODUCTION.csv", render_csv(long_csv))
     print(f"\nwrote {plan.root / 'REPRODUCTION.md'} and .csv ({plan.mode} mode; also in {plan.mode_dir})")
     for t in sorted(tables):
         for (label, _, _), (m_o, m_r, d, n) in zip(tables[t].pairs, tables[t].summary()):

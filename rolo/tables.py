@@ -1,7 +1,8 @@
 """Result tables: pure formatters, plus the comparison behind ``compare.py``.
 
 :func:`format_table` turns per-row numbers of several columns into a
-:class:`Table`; :func:`render_text`, :func:`render_markdown` and
+:class:`Table`, :func:`record_table` a list of records (a long-format table,
+a list of runs); :func:`render_text`, :func:`render_markdown` and
 :func:`render_csv` print it. Nothing here reads or writes files except
 :func:`load_run` and :func:`compare_runs`.
 """
@@ -13,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence, Union
 
 from . import reference
 from .errors import ConfigError, DataError
@@ -22,25 +23,30 @@ from .metrics import SCALAR_METRICS
 REFERENCE_CHOICES = ("none", "report", "rolo", "all")
 ORIGINAL_ROLO_LABEL = "original ROLO"
 
+#: One cell: a number (printed with the table's digits), a text (printed as is) or None (missing: ``-``).
+Cell = Union[float, str, None]
+
 
 @dataclass(frozen=True)
 class Table:
     """A rendered-ready table.
 
-    ``values[r][c]`` is the number of row ``rows[r]`` in column ``columns[c]``
-    or None when missing. ``best[r]`` holds the indices of the columns marked
-    best in row ``r`` (ties are all marked). When ``has_mean`` the last row is
-    the mean row.
+    ``values[r][c]`` is the :data:`Cell` of row ``rows[r]`` in column
+    ``columns[c]``. ``best[r]`` holds the indices of the columns marked best
+    in row ``r`` (ties are all marked). The last ``summary_rows`` rows
+    summarise the rows above them (the mean row, then :func:`format_table`'s
+    footer rows): :func:`render_text` sets them off with a rule,
+    :func:`render_markdown` puts their labels in bold.
     """
 
     rows: list[str]
     columns: list[str]
-    values: list[list[float | None]]
+    values: list[list[Cell]]
     best: list[frozenset[int]]
     digits: int = 3
     row_header: str = "sequence"
     title: str = ""
-    has_mean: bool = False
+    summary_rows: int = 0
 
 
 def _number(v) -> float | None:
@@ -48,6 +54,10 @@ def _number(v) -> float | None:
         return None
     v = float(v)
     return None if math.isnan(v) else v
+
+
+def _cell_value(v) -> Cell:
+    return v if isinstance(v, str) else _number(v)
 
 
 def _best_columns(values: Sequence[float | None], mark_best: str | None, digits: int) -> frozenset[int]:
@@ -62,7 +72,8 @@ def _best_columns(values: Sequence[float | None], mark_best: str | None, digits:
 
 def format_table(rows: Sequence[str], columns: Mapping[str, Mapping[str, float | None]], *,
                  mean_row: bool = True, mark_best: str | None = "max", digits: int = 3,
-                 row_header: str = "sequence", title: str = "") -> Table:
+                 row_header: str = "sequence", title: str = "",
+                 footer: Mapping[str, Mapping[str, Cell]] | None = None) -> Table:
     """Build a :class:`Table` with ``rows`` (in this order) and one column per ``columns`` entry.
 
     ``columns`` maps a column title to ``{row name: value}``; rows a column
@@ -78,10 +89,19 @@ def format_table(rows: Sequence[str], columns: Mapping[str, Mapping[str, float |
     ``mark_best``: "max", "min" or None. Values are compared after rounding to
     ``digits``, so displayed ties are all marked; a row with fewer than two
     values gets no mark.
+
+    ``footer``: summary rows after the mean row, ``{label: {column title:
+    cell}}``, for what a mean does not say (a difference between columns, a
+    count). A cell is a number, a text or None (``-``); the columns a footer
+    row does not name are left blank, and footer rows are never marked best.
     """
     if mark_best not in ("max", "min", None):
         raise ValueError(f"mark_best must be 'max', 'min' or None, got {mark_best!r}")
     names = list(columns)
+    footer = footer or {}
+    unknown = sorted({c for cells in footer.values() for c in cells} - set(names))
+    if unknown:
+        raise ValueError(f"footer names columns the table does not have: {', '.join(unknown)}")
     values = [[_number(columns[c].get(r)) for c in names] for r in rows]
     best = [_best_columns(v, mark_best, digits) for v in values]
     labels = list(rows)
@@ -101,13 +121,37 @@ def format_table(rows: Sequence[str], columns: Mapping[str, Mapping[str, float |
         values.append(means)
         best.append(_best_columns(means, mark_best, digits) if len(present) <= 1 else frozenset())
         labels.append(label)
+    for label, cells in footer.items():
+        values.append([_cell_value(cells[c]) if c in cells else "" for c in names])
+        best.append(frozenset())
+        labels.append(label)
     return Table(rows=labels, columns=names, values=values, best=best, digits=digits,
-                 row_header=row_header, title=title, has_mean=mean_row)
+                 row_header=row_header, title=title, summary_rows=int(mean_row) + len(footer))
+
+
+def record_table(header: Sequence[str], records: Iterable[Sequence], *, digits: int = 3,
+                 title: str = "") -> Table:
+    """A :class:`Table` of ``records`` in the order given, for lists rather than grids of numbers.
+
+    ``header`` is ``[row header, column title, ...]`` and each record ``[row
+    label, cell, ...]`` of the same length; a cell is a number, a text or
+    None (missing). Row labels may repeat (a long-format table names its
+    sequence once per column); nothing is marked best and no mean is added.
+    """
+    header, records = list(header), [list(r) for r in records]
+    for i, record in enumerate(records):
+        if len(record) != len(header):
+            raise ValueError(f"record {i} has {len(record)} fields, the header {len(header)}: {record!r}")
+    return Table(rows=[str(r[0]) for r in records], columns=header[1:],
+                 values=[[_cell_value(v) for v in r[1:]] for r in records],
+                 best=[frozenset()] * len(records), digits=digits, row_header=header[0], title=title)
 
 
 def _cell(table: Table, r: int, c: int) -> str:
     v = table.values[r][c]
-    return "-" if v is None else f"{v:.{table.digits}f}"
+    if v is None:
+        return "-"
+    return v if isinstance(v, str) else f"{v:.{table.digits}f}"
 
 
 def render_text(table: Table) -> str:
@@ -128,10 +172,10 @@ def render_text(table: Table) -> str:
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     out = [table.title] if table.title else []
     out += [line(head, header=True), rule]
-    n_body = len(body) - 1 if table.has_mean else len(body)
+    n_body = len(body) - table.summary_rows
     out += [line(row) for row in body[:n_body]]
-    if table.has_mean:
-        out += [rule, line(body[-1])]
+    if table.summary_rows:
+        out += [rule] + [line(row) for row in body[n_body:]]
     if any(table.best):
         out.append("* best in row")
     return "\n".join(out) + "\n"
@@ -141,25 +185,33 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(table: Table) -> str:
-    """A GitHub-flavoured Markdown table; the best of each row in **bold**."""
-    out = [table.title, ""] if table.title else []
+def render_markdown(table: Table, heading: int = 0) -> str:
+    """A GitHub-flavoured Markdown table; the best of each row in **bold**, and the summary rows' labels.
+
+    ``heading``: the title as a Markdown heading of that level (3: ``### title``); 0, a plain line.
+    """
+    title = ("#" * heading + " " if heading else "") + table.title
+    out = [title, ""] if table.title else []
     out.append("| " + " | ".join(_md_escape(h) for h in [table.row_header, *table.columns]) + " |")
     out.append("|:---|" + "---:|" * len(table.columns))
+    n_body = len(table.rows) - table.summary_rows
     for r, label in enumerate(table.rows):
-        cells = [f"**{_cell(table, r, c)}**" if c in table.best[r] else _cell(table, r, c)
+        cells = [f"**{_cell(table, r, c)}**" if c in table.best[r] else _md_escape(_cell(table, r, c))
                  for c in range(len(table.columns))]
-        out.append("| " + " | ".join([_md_escape(label), *cells]) + " |")
+        label = _md_escape(label) if r < n_body else f"**{_md_escape(label)}**"
+        out.append("| " + " | ".join([label, *cells]) + " |")
     return "\n".join(out) + "\n"
 
 
 def render_csv(table: Table) -> str:
-    """CSV with numbers to 10 decimals (no float noise), missing values empty, no best marks."""
+    """CSV with numbers to 10 decimals (no float noise), texts as they are, missing values empty,
+    no best marks."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([table.row_header, *table.columns])
     for label, row in zip(table.rows, table.values):
-        writer.writerow([label, *("" if v is None else repr(round(v, 10)) for v in row)])
+        writer.writerow([label, *("" if v is None else v if isinstance(v, str) else repr(round(v, 10))
+                                  for v in row)])
     return buf.getvalue()
 
 

@@ -1,12 +1,16 @@
 """reproduce.py: every table from one command, resumable, with the report's numbers beside ours."""
+import csv
+import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from rolo import reference
-from rolo.reproduction_tables import PairedTable, epoch_pairs
+from rolo.config import Config
+from rolo.reproduction_tables import CSV_HEADER, TITLES, PairedTable, epoch_pairs, write_reproduction
 from rolo.synthetic import make_benchmark
 
 
@@ -21,6 +25,61 @@ def test_table_means_and_differences_use_the_rows_both_have():
     assert (mean_ours, mean_report, diff, n) == (pytest.approx(0.3), 0.5, 0.25, 1)
     md = t.markdown()
     assert "| B | - | 0.750 |" in md and "+0.250 (1 rows)" in md
+
+
+def test_table_markdown_is_rolo_tables_markdown():
+    t = PairedTable("t", ["A", "B"], [("10 ep", {"A": 0.5}, {"A": 0.25, "B": 0.75}), ("30 ep", {}, {"B": 0.5})])
+    assert t.markdown() == "\n".join([
+        "### t", "",
+        "| Secuencia | 10 ep ours | 10 ep report | 30 ep ours | 30 ep report |",
+        "|:---|---:|---:|---:|---:|",
+        "| A | 0.500 | 0.250 | - | - |",
+        "| B | - | 0.750 | - | 0.500 |",
+        "| **mean** | 0.500 | 0.500 | - | 0.500 |",
+        "| **ours - report** | +0.250 (1 rows) |  | - |  |", ""])
+
+
+class FakePlan:
+    """What write_reproduction reads of a reproduce.Plan: folders, settings, epochs and evaluations."""
+
+    experiments, epochs, mode = [1, 3], [1, 2], "default"
+
+    def __init__(self, root):
+        self.root, self.mode_dir = root, root / "default"
+        self.cfg = Config(OTB_ROOT="otb", LIST_FILE="list.txt", WEIGHTS="w.pt", IMG_SIZE=64, CONF=0.1, SEQ_LEN=6,
+                          TRAIN_BATCH_SIZE=4, LR=0.001, HIDDEN=16, QUICK=False)
+
+    def results(self, e, n, split, head="coord"):
+        return self.mode_dir / "eval" / f"exp{e}_{n}_{split}_{head}"
+
+    def evaluations(self):
+        return [(e, n, s, "coord") for e in self.experiments for n in self.epochs for s in ("test", "eval")]
+
+
+def test_reproduction_files_from_the_evaluations_metrics(tmp_path):
+    plan = FakePlan(tmp_path)
+    for (e, n, split, head), aos in zip(plan.evaluations(), (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)):
+        folder = plan.results(e, n, split, head)
+        folder.mkdir(parents=True)
+        videos = {"Gym": aos, "Extra": aos / 2} if split == "test" else {"Boy": aos}
+        (folder / "metrics.json").write_text(json.dumps({"videos": {v: {"aos": a} for v, a in videos.items()},
+                                                         "mode": "online"}))
+    est = {"seconds": {"extract": 1.0}, "device": "cpu", "seconds_per_frame": 0.01, "seconds_per_window": 0.001}
+    result = write_reproduction(plan, est, {"extract 1": 2.0}, 0, SimpleNamespace(skipped=[]))
+    md = (tmp_path / "REPRODUCTION.md").read_text()
+    assert md == (tmp_path / "default" / "REPRODUCTION.md").read_text() == result["markdown"]
+    for t in (1, 3, 4):
+        assert f"### {TITLES[t]}" in md
+    assert "| Gym | - | 0.228 | 0.100 | 0.244 | 0.300 | 0.291 |" in md  # quick epochs beside 30 and 100
+    assert "| Gym | 0.599 | 0.697 | 0.700 |" in md and "| Extra | - | - | 0.350 |" in md  # Table 4: ours last
+    assert "| exp 1, 1 ep | eval | Boy | 0.200 | online |" in md
+    rows = list(csv.DictReader((tmp_path / "REPRODUCTION.csv").open()))
+    assert list(rows[0]) == CSV_HEADER
+    gym = next(r for r in rows if (r["table"], r["sequence"], r["column"]) == ("1", "Gym", "100 ep (ours: 2)"))
+    assert (float(gym["ours"]), float(gym["report"]), float(gym["ours_minus_report"])) == (0.3, 0.291, 0.009)
+    mean = next(r for r in rows if (r["table"], r["sequence"], r["column"]) == ("4", "mean", "ROLO"))
+    assert float(mean["ours"]) == pytest.approx(0.525) and float(mean["report"]) == pytest.approx(0.565, abs=1e-3)
+    assert float(mean["ours_minus_report"]) == pytest.approx(0.7 - 0.599)  # over Gym, the one row both have
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from rolo.tables import (
     compare_runs,
     format_table,
     load_run,
+    record_table,
     render_csv,
     render_markdown,
     render_text,
@@ -131,7 +132,50 @@ def test_render_markdown_bolds_best():
     assert md[1] == "|:---|---:|---:|"
     assert md[2] == "| a | 1.000 | **2.000** |"
     assert md[3] == "| b | 2.000 | - |"
-    assert md[-1] == "| mean (3/1) | 2.000 | 2.000 |"
+    assert md[-1] == "| **mean (3/1)** | 2.000 | 2.000 |"   # a summary row's label is bold
+
+
+def footed():
+    return format_table(["a", "b"], {"X": {"a": 0.5, "b": 0.25}, "Y": {"a": 0.75, "b": 0.5}}, title="T|1",
+                        footer={"X - Y": {"X": -0.25, "Y": "a | b"}, "count": {"Y": None}})
+
+
+def test_format_table_footer_rows_follow_the_mean():
+    t = footed()
+    assert t.rows == ["a", "b", "mean", "X - Y", "count"] and t.summary_rows == 3
+    assert t.values[3:] == [[-0.25, "a | b"], ["", None]]     # unnamed column blank, None missing
+    assert t.best[2] == {1} and t.best[3:] == [set(), set()]  # the mean ranked, footer rows never
+    t = format_table(["a"], {"X": {"a": 1.0}}, mean_row=False, footer={"n": {"X": 1}})
+    assert t.rows == ["a", "n"] and t.summary_rows == 1
+    assert format_table(["a"], {"X": {"a": 1.0}}).summary_rows == 1
+    with pytest.raises(ValueError, match="Z"):
+        format_table(["a"], {"X": {"a": 1.0}}, footer={"n": {"Z": 1}})
+
+
+def test_renderers_print_footers_and_text_cells():
+    md = render_markdown(footed(), heading=3).splitlines()
+    assert md[:2] == ["### T|1", ""]
+    assert md[5] == "| b | 0.250 | **0.500** |"
+    assert md[6:] == ["| **mean** | 0.375 | **0.625** |", "| **X - Y** | -0.250 | a \\| b |", "| **count** |  | - |"]
+    assert render_markdown(footed()).splitlines()[0] == "T|1"
+    text = render_text(footed()).splitlines()
+    rules = [i for i, line in enumerate(text) if set(line) == {"-"}]
+    assert [text[i + 1].split()[0] for i in rules] == ["a", "mean"]  # under the header, above the summary
+    assert text[-2].split() == ["count", "-"] and text[-3].split() == ["X", "-", "Y", "-0.250", "a", "|", "b"]
+    rows = list(csv.reader(io.StringIO(render_csv(footed()))))
+    assert rows[4:] == [["X - Y", "-0.25", "a | b"], ["count", "", ""]]
+
+
+def test_record_table_keeps_records_as_given():
+    t = record_table(["table", "sequence", "ours"], [[1, "Gym", 0.5], [1, "Gym", float("nan")], ["2", "Dog", None]],
+                     title="long")
+    assert t.rows == ["1", "1", "2"] and t.columns == ["sequence", "ours"] and t.row_header == "table"
+    assert t.values == [["Gym", 0.5], ["Gym", None], ["Dog", None]]
+    assert not any(t.best) and t.summary_rows == 0 and t.title == "long"
+    assert render_csv(t) == "table,sequence,ours\n1,Gym,0.5\n1,Gym,\n2,Dog,\n"
+    assert render_markdown(t).splitlines()[4:] == ["| 1 | Gym | 0.500 |", "| 1 | Gym | - |", "| 2 | Dog | - |"]
+    with pytest.raises(ValueError, match="record 1 has 2 fields"):
+        record_table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
 
 
 def test_render_csv_round_trips():
