@@ -26,7 +26,7 @@ declare -A TESTS=(
   [splits]="tests/test_splits_cache.py tests/test_splits_plan.py"
   [windows]="tests/test_windows_store.py tests/test_splits_cache.py"
   [select]="tests/test_select.py tests/test_select_compare.py"
-  [evaluation]="tests/test_evaluation.py"
+  [evaluation]="tests/test_evaluation.py tests/test_evaluation_units.py"
   [cache]="tests/test_cache.py tests/test_splits_cache.py"
   [otb]="tests/test_otb.py tests/test_otb_lists.py"
 )
