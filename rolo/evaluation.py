@@ -480,7 +480,8 @@ def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:
     for name in order:
         p, i = preds[name], len(preds[name]["online"]) // 2
         img = plots.draw_boxes(load_image(frames[name][i]), p["gt"][i], p["online"][i], frame_number=i + 1)
-        items.append((f"{name} AOS {result['videos'][name]['aos']:.2f}", img))
+        aos = result["videos"][name]["aos"]  # None for a video without a labelled frame, as "-" in the table
+        items.append((f"{name} AOS {'-' if aos is None else f'{aos:.2f}'}", img))
     plots.montage(items, results_dir / "montage.png", cols=min(4, len(items)))
     print(f"wrote montage.png (middle frame of each video, lowest AOS first; "
           f"ground truth green, prediction red)")

@@ -644,3 +644,119 @@ def test_frame_paths_name_a_missing_root_or_a_frame_count_mismatch(world, tmp_pa
     (seq / "img" / "0013.jpg").write_bytes(b"")
     (seq / "groundtruth_rect.txt").write_text("1,1,2,2\n" * 13)
     assert evaluation.frame_paths(cfg, videos, preds) == {"Syn01": [seq / "img" / f"{i:04d}.jpg" for i in range(1, 14)]}
+
+
+# ---- pictures ------------------------------------------------------------------------------------------------
+
+class _Drawing:
+    """Stands in for rolo.plots: records what each picture is drawn from (matplotlib and OpenCV are not at stake)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, kind):
+        def record(*args, **kwargs):
+            if kind == "write_video":
+                args = (list(args[0]),) + args[1:]  # the frames are a generator: draw them now
+            self.calls.append((kind, args, kwargs))
+            return ("drawn",) + args[1:] + tuple(sorted(kwargs.items())) if kind == "draw_boxes" else None
+        return record
+
+    def of(self, kind):
+        return [(args, kwargs) for k, args, kwargs in self.calls if k == kind]
+
+
+@pytest.fixture
+def drawing(monkeypatch):
+    from rolo import plots
+
+    d = _Drawing()
+    for kind in ("plot_success", "plot_precision", "draw_boxes", "montage", "write_video"):
+        monkeypatch.setattr(plots, kind, d(kind))
+    monkeypatch.setattr(evaluation, "load_image", lambda path: f"image {path}")
+    return d
+
+
+def _scored(lengths, aos_none="Echo"):
+    """Predictions, per-variant scores and the result of five videos; ``aos_none`` has no labelled frame."""
+    rng = np.random.default_rng(3)
+    preds, per_variant = {}, {k: {} for k in ("online", "online/held-out", "report", "yolo")}
+    for name, n in lengths.items():
+        gt = np.column_stack([rng.uniform(20, 60, (n, 2)), rng.uniform(10, 30, (n, 2))])
+        if name == aos_none:
+            gt[:] = np.nan
+        preds[name] = {"online": gt + rng.normal(0, 4, gt.shape), "gt": gt, "yolo": gt + rng.normal(0, 8, gt.shape)}
+        per_variant["online"][name] = metrics.sequence_metrics(preds[name]["online"], gt)
+        per_variant["online/held-out"][name] = metrics.sequence_metrics(preds[name]["online"][::2], gt[::2])
+        per_variant["report"][name] = metrics.sequence_metrics(preds[name]["online"][1:], gt[1:])
+        per_variant["yolo"][name] = metrics.sequence_metrics(preds[name]["yolo"], gt)
+    return preds, per_variant, {"videos": per_variant["online"]}
+
+
+def test_pictures_show_the_curves_and_each_videos_middle_frame_lowest_aos_first(drawing, tmp_path, monkeypatch,
+                                                                                capsys):
+    lengths = {"Alpha": 5, "Bravo": 6, "Charlie": 7, "Delta": 4, "Echo": 3}
+    preds, per_variant, result = _scored(lengths)
+    frames = {name: [f"{name}/{i:04d}.jpg" for i in range(1, n + 1)] for name, n in lengths.items()}
+    seen = []
+    monkeypatch.setattr(evaluation, "frame_paths", lambda cfg, videos, p: seen.append((cfg, videos, p)) or frames)
+    cfg = SimpleNamespace(VIDEOS=True)
+    evaluation.make_pictures(cfg, result, per_variant, preds, tmp_path, ["videos"])
+    captured = capsys.readouterr()
+    assert seen == [(cfg, ["videos"], preds)]
+    labels = {"ROLO online": "online", "ROLO online, held-out": "online/held-out", "YOLO boxes": "yolo"}
+    for kind, curve, png in (("plot_success", "success_curve", "success.png"),
+                             ("plot_precision", "precision_curve", "precision.png")):
+        [(args, kwargs)] = drawing.of(kind)
+        assert args == ({label: metrics.summarize(per_variant[key])["mean"][curve] for label, key in labels.items()},
+                        tmp_path / png) and kwargs == {}
+        assert list(args[0]) == list(labels)
+    aos = {name: m["aos"] for name, m in per_variant["online"].items()}
+    order = sorted(lengths, key=lambda n: aos[n] or 0.0)
+    assert order[0] == "Echo" and aos["Echo"] is None
+    [(args, kwargs)] = drawing.of("montage")
+    tiles = [(f"{name} AOS {aos[name]:.2f}" if aos[name] is not None else f"{name} AOS -",
+              ("drawn", preds[name]["gt"][lengths[name] // 2], preds[name]["online"][lengths[name] // 2],
+               ("frame_number", lengths[name] // 2 + 1)))
+             for name in order]
+    assert _same(args, (tiles, tmp_path / "montage.png")) and kwargs == {"cols": 4}
+    middle = [args for args, _ in drawing.of("draw_boxes")][:5]
+    assert [a[0] for a in middle] == [f"image {frames[n][lengths[n] // 2]}" for n in order]
+    videos = drawing.of("write_video")
+    assert [(args[1], kwargs) for args, kwargs in videos] == [(tmp_path / f"{n}.mp4", {"fps": 25}) for n in order]
+    for (args, _), name in zip(videos, order):
+        p = preds[name]
+        assert _same(args[0], [("drawn", p["gt"][i], p["online"][i], ("frame_number", i + 1))
+                               for i in range(lengths[name])])
+    assert [a[0] for a in [args for args, _ in drawing.of("draw_boxes")][5:]] == \
+        [f"image {f}" for n in order for f in frames[n]]
+    assert captured.out == ("wrote success.png and precision.png\nwrote montage.png (middle frame of each video, "
+                            "lowest AOS first; ground truth green, prediction red)\n")
+    assert "videos" in captured.err  # a progress bar over the videos
+
+
+def test_pictures_without_frames_or_held_out_frames(drawing, tmp_path, monkeypatch, capsys):
+    preds, per_variant, result = _scored({"Alpha": 5, "Bravo": 6}, aos_none=None)
+    del per_variant["online/held-out"]
+
+    def no_frames(cfg, videos, p):
+        raise DataError("OTB_ROOT 'x' not found")
+
+    monkeypatch.setattr(evaluation, "frame_paths", no_frames)
+    evaluation.make_pictures(SimpleNamespace(VIDEOS=True), result, per_variant, preds, tmp_path, [])
+    assert [list(args[0]) for args, _ in drawing.of("plot_success")] == [["ROLO online", "YOLO boxes"]]
+    assert [k for k, _, _ in drawing.calls] == ["plot_success", "plot_precision"]
+    assert capsys.readouterr().out == "wrote success.png and precision.png\nno montage: OTB_ROOT 'x' not found\n"
+    monkeypatch.setattr(evaluation, "frame_paths", lambda *a: {n: ["f"] * len(p["online"]) for n, p in preds.items()})
+    evaluation.make_pictures(SimpleNamespace(VIDEOS=False), result, per_variant, preds, tmp_path, [])
+    [(args, kwargs)] = drawing.of("montage")
+    assert len(args[0]) == 2 and kwargs == {"cols": 2} and not drawing.of("write_video")
+
+
+def _same(a, b):
+    """Equal, comparing arrays by value, inside tuples and lists."""
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b, equal_nan=True)
+    return a == b
