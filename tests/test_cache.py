@@ -184,6 +184,16 @@ def test_an_unexpected_error_still_removes_the_temporary(tmp_path, monkeypatch):
     assert _names(tmp_path / "train") == []
 
 
+def test_ctrl_c_before_the_temporary_exists_stays_ctrl_c(tmp_path, monkeypatch):
+    """Cleaning up a temporary folder not made yet must not turn a Ctrl-C into a FileNotFoundError."""
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache.Path, "mkdir", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.write_video(tmp_path / "train" / "V", _arrays(), {"name": "V"})
+
+
 def test_write_video_names_the_path_when_its_folder_cannot_be_made(tmp_path):
     (tmp_path / "train").write_text("a file in the way")
     with pytest.raises(DataError, match=r"^cannot write cache .*train/V: (File exists|Not a directory)$"):
@@ -204,6 +214,22 @@ def test_write_text_atomic(tmp_path):
     with pytest.raises(DataError, match=r"^cannot write .*/folder: .+"):
         cache.write_text_atomic(tmp_path / "folder", "x")  # the rename fails: its temporary is removed
     assert _names(tmp_path) == ["folder", "notes.txt"]
+
+
+def test_cache_text_is_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    """A cache made on Linux is read on a Windows (cp1252) machine and the other way round: the text files
+    are UTF-8, not the locale's encoding. pathlib asks io.text_encoding for the default; make it Latin-1."""
+    import io
+
+    real = io.text_encoding
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, *a: "latin-1" if encoding is None else real(encoding))
+    cache.write_text_atomic(tmp_path / "notes.txt", "größe")
+    assert (tmp_path / "notes.txt").read_bytes() == "größe".encode("utf-8")
+    (tmp_path / "V").mkdir()
+    (tmp_path / "V" / "meta.json").write_bytes('{"name": "Größe"}'.encode("utf-8"))
+    assert cache.read_meta(tmp_path / "V") == {"name": "Größe"}
+    (tmp_path / "plan.json").write_bytes('{"splits": {"train": ["Größe"]}}'.encode("utf-8"))
+    assert cache.read_plan(tmp_path) == {"splits": {"train": ["Größe"]}}
 
 
 def test_ensure_writable(tmp_path, monkeypatch):
@@ -233,6 +259,25 @@ def test_remove_stale_temporaries(tmp_path):
     assert _names(split) == [".tmp-note", "V", "tmp-X"]
     cache.remove_stale_temporaries(tmp_path / "absent")  # nothing cached yet
     cache.remove_stale_temporaries(str(split))
+
+
+def test_remove_stale_temporaries_goes_on_past_one_it_cannot_delete(tmp_path, monkeypatch):
+    """Another run removing the same leftovers, or a busy file: not a reason to stop this run."""
+    for d in (".tmp-A-1", ".tmp-B-2"):
+        (tmp_path / d).mkdir()
+    removed = []
+
+    def busy_first(p, ignore_errors=False, *args, **kwargs):
+        if p.name == ".tmp-A-1":
+            if not ignore_errors:
+                raise OSError(errno.EBUSY, "Device or resource busy", str(p))
+            return
+        removed.append(p.name)
+        os.rmdir(p)
+
+    monkeypatch.setattr(cache.shutil, "rmtree", busy_first)
+    cache.remove_stale_temporaries(tmp_path)
+    assert removed == [".tmp-B-2"] and _names(tmp_path) == [".tmp-A-1"]
 
 
 # ---- read_meta, read_video -------------------------------------------------------------------
@@ -325,6 +370,12 @@ def test_read_video_without_expect_checks_no_setting(tmp_path):
     for expect in (None, {}):
         assert cache.read_video(path, expect=expect).meta["settings"] == {}
     assert cache.read_video(path, expect={"TOP_K": None}).name == "V"  # a setting the cache never had
+    meta = cache.read_meta(path)
+    del meta["settings"]  # a cache written before settings were recorded
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert cache.read_video(path, expect={"DETECTOR": "yolov8", "CONF": None}).name == "V"
+    with pytest.raises(DataError, match=r"made with CONF=None, this run needs 0\.25"):
+        cache.read_video(path, expect={"CONF": 0.25})
 
 
 def test_read_video_drops_the_pages_it_checked(tmp_path, monkeypatch):
@@ -427,6 +478,26 @@ def test_bad_rows_skips_integer_arrays_and_empty_ones(monkeypatch):
     assert cache.nonfinite(a) is None
     rows = cache._bad_rows(np.array([np.nan, 1.0, np.inf, 2.0, np.nan], np.float16))
     assert rows.tolist() == [0, 2, 4]
+
+
+def test_bad_rows_reads_no_further_than_the_first_chunk_of_an_integer_array(monkeypatch):
+    """A memory-mapped integer array (frame numbers, flags) cannot hold NaN: its pages are not read."""
+    monkeypatch.setattr(cache, "_CHECK_ROWS", 3)
+
+    class Reads:
+        def __init__(self, a):
+            self.a, self.slices = a, []
+
+        def __len__(self):
+            return len(self.a)
+
+        def __getitem__(self, s):
+            self.slices.append((s.start, s.stop))
+            return self.a[s]
+
+    ints, floats = Reads(np.arange(10)), Reads(np.zeros(10))
+    assert len(cache._bad_rows(ints)) == 0 and ints.slices == [(0, 3)]
+    assert len(cache._bad_rows(floats)) == 0 and floats.slices == [(0, 3), (3, 6), (6, 9), (9, 12)]
 
 
 def test_check_finite_names_the_file(tmp_path):
@@ -537,6 +608,8 @@ def test_read_split_refuses_mixed_extraction_settings_naming_the_key(tmp_path):
     _write(tmp_path, "train", "C", order=2, settings=dict(SETTINGS, DETECTOR="yolo11"))
     with pytest.raises(DataError, match=r"C was extracted with DETECTOR='yolo11' but A with 'yolov8'"):
         cache.read_split(tmp_path, "train")
+    with pytest.raises(DataError, match=r"C was extracted with DETECTOR='yolo11' but A with 'yolov8'"):
+        cache.read_split(tmp_path, "train", names=["A", "C"])  # the second video differs
 
 
 def test_extraction_settings():
