@@ -6,6 +6,7 @@ cache is synthetic (rolo.synthetic_cache). tests/test_evaluation.py trains a rea
 file is the one tools/mutation.sh leans on for evaluation.py.
 """
 import json
+import re
 import runpy
 from pathlib import Path
 from types import SimpleNamespace
@@ -530,7 +531,7 @@ def test_main_checks_the_flags_and_shows_the_settings(world, tmp_path, capsys):
                                     "--results_dir", str(tmp_path / "r"), "--plots", "false", "--split", "eval"])
     captured = capsys.readouterr()
     assert captured.out.startswith("evaluation settings:\n") and res["split"] == "eval"
-    assert "evaluating" in captured.err  # the progress bar is on by default
+    assert re.search(r"(^|\r)evaluating: 100%", captured.err)  # the progress bar is on by default
 
 
 # ---- tables and text ---------------------------------------------------------------------------------------
@@ -760,3 +761,101 @@ def _same(a, b):
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b, equal_nan=True)
     return a == b
+
+
+# ---- runs that reach the other branches ----------------------------------------------------------------------
+
+def test_a_run_into_a_foreign_folder_is_refused_and_the_folder_kept(world, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match=r"^RESULTS_DIR .*mine holds files that no evaluation wrote"):
+        evaluation.run(_cfg(world.data, world.ckpt, mine), progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert "evaluating" not in capsys.readouterr().err  # no progress bar when asked for none
+
+
+def test_the_checkpoints_detection_rule_picks_the_boxes(world, tmp_path):
+    from rolo.select import boxes_for_videos
+
+    ckpt = _save_checkpoint(tmp_path / "t.pth", _model(), SELECT="target")
+    res = evaluation.run(_cfg(world.data, ckpt, tmp_path / "r"), progress=False)
+    videos = cache.read_planned_split(world.data, "test")
+    boxes = boxes_for_videos(videos, "target")
+    assert res["select"] == "target"
+    for v, b in zip(videos, boxes):
+        p = evaluation.evaluate_video(world.model, v, seq_len=SEQ_LEN, head="coord", device="cpu", boxes=b)
+        assert res["videos"][v.name] == evaluation.score_video(p)["online"]
+        assert res["variants"]["yolo"]["aos"][v.name] == evaluation.score_video(p)["yolo"]["aos"]
+    train = cache.read_planned_split(world.data, "train")
+    assert res["yolo_offset_cxcywh_norm"] == [float(x) for x in evaluation.detector_offset(
+        train, boxes_for_videos(train, "target"))]
+
+
+def _as_dataset(data, dataset):
+    """The synthetic cache relabelled as another dataset's."""
+    for meta in data.glob("*/*/meta.json"):
+        m = json.loads(meta.read_text())
+        meta.write_text(json.dumps(dict(m, dataset=dataset)))
+    return data
+
+
+def test_a_got10k_cache_gets_got10ks_files_and_headline(world, tmp_path, capsys):
+    import shutil
+
+    data = _as_dataset(shutil.copytree(world.data, tmp_path / "data"), "got10k")
+    res = evaluation.run(_cfg(data, world.ckpt, tmp_path / "r", "--dataset", "got10k"), progress=False)
+    out = capsys.readouterr().out
+    videos, preds, _ = _expected(SimpleNamespace(data=data, model=world.model))
+    assert res["benchmark"] == evaluation.benchmark_scores("got10k", [preds[v.name] for v in videos], videos)
+    assert res["benchmark"]["protocol"] == "got10k" and 0 < res["benchmark"]["ao"] < 1
+    assert f"  GOT-10k protocol   AO {res['benchmark']['ao']:.3f}" in out
+    for v in videos:
+        txt = (tmp_path / "r" / "got10k" / v.name / f"{v.name}_001.txt").read_text()
+        assert txt == (tmp_path / "r" / f"{v.name}.txt").read_text()
+        assert (tmp_path / "r" / "got10k" / v.name / f"{v.name}_time.txt").is_file()
+
+
+def test_a_run_with_pictures_draws_the_scored_videos(world, tmp_path, drawing, capsys):
+    otb = tmp_path / "otb"
+    for name, n in (("Syn01", 13), ("Syn02", 9), ("Syn03", 11)):
+        (otb / name / "img").mkdir(parents=True)
+        for i in range(1, n + 1):
+            (otb / name / "img" / f"{i:04d}.jpg").write_bytes(b"")
+        (otb / name / "groundtruth_rect.txt").write_text("1,1,2,2\n" * n)
+    res = evaluation.run(_cfg(world.data, world.ckpt, tmp_path / "r", "--plots", "true", "--otb_root", otb),
+                         progress=False)
+    _, preds, _ = _expected(world)
+    [(args, kwargs)] = drawing.of("montage")
+    order = sorted(preds, key=lambda n: res["videos"][n]["aos"])
+    assert [label for label, _ in args[0]] == [f"{n} AOS {res['videos'][n]['aos']:.2f}" for n in order]
+    assert args[1].parts[-2:] == ("r", "montage.png") and kwargs == {"cols": 3}  # in the staging folder
+    for (_, tile), n in zip(args[0], order):
+        i = len(preds[n]["online"]) // 2
+        assert _same(tile, ("drawn", preds[n]["gt"][i], preds[n]["online"][i], ("frame_number", i + 1)))
+    [(curves, _)] = drawing.of("plot_success")
+    assert curves[0]["ROLO online"] == res["mean"]["success_curve"]
+    assert "wrote montage.png" in capsys.readouterr().out
+
+
+def test_frame_paths_of_another_dataset_come_from_the_caches_dataset_root(world, tmp_path):
+    import shutil
+
+    data = _as_dataset(shutil.copytree(world.data, tmp_path / "data"), "got10k")
+    root = tmp_path / "GOT-10k"
+    seq = root / "test" / "Syn02"
+    seq.mkdir(parents=True)
+    for i in range(1, 10):
+        (seq / f"{i:08d}.jpg").write_bytes(b"")
+    (seq / "groundtruth.txt").write_text("1,1,2,2\n")
+    meta = data / "test" / "Syn02" / "meta.json"
+    meta.write_text(json.dumps(dict(json.loads(meta.read_text()), dataset_root=str(root), dataset_split="test")))
+    [video] = [v for v in cache.read_planned_split(data, "test") if v.name == "Syn02"]
+    cfg = _cfg(data, world.ckpt, tmp_path / "r", "--otb_root", tmp_path / "no-otb")  # not needed for GOT-10k
+    paths = evaluation.frame_paths(cfg, [video], {"Syn02": {"online": np.zeros((9, 4))}})
+    assert paths == {"Syn02": [seq / f"{i:08d}.jpg" for i in range(1, 10)]}
+    meta = data / "test" / "Syn01" / "meta.json"
+    meta.write_text(json.dumps(dict(json.loads(meta.read_text()), dataset_split="test")))  # no dataset_root
+    bare = [v for v in cache.read_planned_split(data, "test") if v.name == "Syn01"]
+    with pytest.raises(DataError, match=r"^GOT-10k sequence folder not found: test/Syn01 \(listed in test/list\.txt\)$"):
+        evaluation.frame_paths(cfg, bare, {"Syn01": {"online": np.zeros((13, 4))}})
