@@ -137,3 +137,123 @@ def test_available_memory_is_the_kernels_figure():
         pytest.skip("no /proc/meminfo here")
     line = next(ln for ln in meminfo.read_text().splitlines() if ln.startswith("MemAvailable:"))
     assert abs(windows._available_memory() - int(line.split()[1]) * 1024) < 256 << 20   # it moves a little
+
+
+def test_every_tensor_of_both_stores_is_on_the_training_device():
+    # "meta" stands in for a GPU here: a tensor left on the CPU would be a host round trip per
+    # batch (or a device mismatch) on CUDA, and nothing on a CPU-only machine would notice.
+    videos = [_video(9, 8, labelled=[1, 0, 0] * 3, name="A"), _video(7, 9, name="B")]
+    behaviour = Behaviour(report_heatmap=True)          # the last-step mask exists only then
+    ids = torch.arange(2)
+    for mode in ("ram", "mmap"):
+        store = windows.make_store(videos, 4, head="heatmap", device="meta", mode=mode, behaviour=behaviour)
+        assert store.seq_len == 4
+        assert all(t.device.type == "meta" for t in store.batch(ids)), mode
+        assert store.labelled_steps(ids).device.type == "meta", mode
+    ram = windows.RamStore(videos, 4, device="meta")
+    assert {t.device.type for t in (ram.x, ram.y, ram.m, ram.starts, ram.label_counts)} == {"meta"}
+    empty = windows._fill_rows(iter(()), 0, "meta")      # a split with no rows
+    assert empty.shape == (0, 0) and empty.device.type == "meta"
+
+
+def test_inputs_and_targets_are_float32_whatever_the_cache_holds():
+    v = _video(6, 10)
+    v.arrays["gt"] = v.gt.astype(np.float64)
+    for head in ("coord", "heatmap"):
+        assert windows.frame_inputs(v, head).dtype == np.float32
+        assert windows.frame_targets(v, head).dtype == np.float32
+        assert windows.lstm_inputs(np.ones((2, 3)), np.full((2, 4), 0.5), head).dtype == np.float32
+
+
+def test_heatmap_inputs_follow_the_behaviours_grid():
+    v = _video(6, 11)
+    report = Behaviour(report_heatmap=True)
+    got = windows.frame_inputs(v, "heatmap", behaviour=report)
+    np.testing.assert_array_equal(got[:, 3:], box_to_grid(v.bbox_yolo, "report"))
+    assert not np.array_equal(got, windows.frame_inputs(v, "heatmap"))   # the soft grid differs
+
+
+def test_integer_masks_act_as_booleans():
+    # A cache written by other code may hold 0/1 integers for labelled/detected; as indices
+    # they would pick rows 0 and 1 instead of masking.
+    labelled = np.array([1, 0, 0, 1, 0, 1, 1, 0, 1])
+    v_int = _video(9, 12, labelled=labelled)
+    v_int.arrays["labelled"] = labelled.astype(np.uint8)
+    v_int.arrays["detected"] = v_int.detected.astype(np.uint8)
+    v_bool = _video(9, 12, labelled=labelled)
+    zero = Behaviour(zero_undetected=True)
+    np.testing.assert_array_equal(windows.frame_inputs(v_int, behaviour=zero), windows.frame_inputs(v_bool, behaviour=zero))
+    np.testing.assert_array_equal(windows.window_starts([9], 4, labelled, last_labelled=True),
+                                  windows.window_starts([9], 4, labelled.astype(bool), last_labelled=True))
+    behaviour = Behaviour(report_heatmap=True)
+    for cls in (windows.RamStore, windows.MmapStore):
+        got, want = (cls([v], 4, head="heatmap", behaviour=behaviour) for v in (v_int, v_bool))
+        assert len(got) == len(want)
+        ids = torch.arange(len(want))
+        m_got, m_want = got.batch(ids)[2], want.batch(ids)[2]
+        assert m_got.dtype == torch.bool
+        np.testing.assert_array_equal(m_got.numpy(), m_want.numpy())
+
+
+def test_index_arrays_are_integers():
+    assert windows.window_starts([2], 6).dtype == np.int64        # no window at all
+    assert windows.window_label_counts(np.array([0]), 2, np.ones(3, bool)).dtype.kind == "i"
+
+
+def test_mmap_store_takes_window_ids_as_a_list_or_array():
+    videos = [_video(8, 13)]
+    store = windows.MmapStore(videos, 4)
+    want = store.batch(torch.tensor([0, 2]))
+    for ids in ([0, 2], np.array([0, 2])):
+        for got, ref in zip(store.batch(ids), want):
+            np.testing.assert_array_equal(got.numpy(), ref.numpy())
+        assert float(store.labelled_steps(ids)) == float(store.labelled_steps(torch.tensor([0, 2])))
+
+
+def test_mmap_store_releases_after_exactly_release_rows(monkeypatch):
+    videos = [_video(8, 14, name="A"), _video(8, 15, name="B")]
+    released = []
+    monkeypatch.setattr(windows, "_release_pages", lambda v: released.append(v.name))
+    store = windows.MmapStore(videos, 4)
+    store.release_rows = 5                              # one window reads 4 rows
+    expected = [[], ["A"], ["A"], ["A", "A"]]           # windows 0, 1, 2 of A, then 0 of B
+    for ids, want in zip(([0], [1], [2], [5]), expected):
+        store.batch(ids)
+        assert released == want
+
+
+def test_ram_store_drops_each_videos_mapped_pages_once_copied(monkeypatch):
+    videos = [_video(6, 16, name="A"), _video(6, 17, name="B")]
+    dropped = []
+    monkeypatch.setattr(windows, "drop_mapped_pages", lambda arrays: dropped.append(arrays))
+    windows.RamStore(videos, 4)
+    assert [id(a) for a in dropped] == [id(v.arrays) for v in videos] * 2   # after the inputs, after the targets
+    windows._release_pages(object())                   # a video-like object without arrays: nothing to drop
+    assert dropped[-1] == {}
+
+
+def _avail(monkeypatch, value):
+    monkeypatch.setattr(windows, "_available_memory", lambda: value)
+
+
+def test_make_store_auto_compares_the_rows_bytes_with_half_the_free_memory(monkeypatch):
+    videos = [_video(8, 18)]                            # feature_dim 3
+    for head, row_values in (("coord", 3 + 4 * 2 + 1), ("heatmap", 3 + 1024 * 2 + 1)):
+        need = 8 * row_values * 4                       # float32 inputs, targets and mask of 8 frames
+        _avail(monkeypatch, 2 * need)                   # exactly half: not below it
+        assert isinstance(windows.make_store(videos, 4, head=head), windows.MmapStore), head
+        _avail(monkeypatch, 2 * need + 2)
+        assert isinstance(windows.make_store(videos, 4, head=head), windows.RamStore), head
+
+
+def test_available_memory_parses_meminfo_and_falls_back_to_8_gib(monkeypatch):
+    import io
+
+    text = "MemTotal:       16000 kB\nMemFree:  100 kB\nMemAvailable:    123456 kB\n"
+    monkeypatch.setattr(windows, "open", lambda *a, **k: io.StringIO(text), raising=False)
+    assert windows._available_memory() == 123456 * 1024
+
+    def no_proc(*a, **k):
+        raise OSError("no /proc")
+    monkeypatch.setattr(windows, "open", no_proc, raising=False)
+    assert windows._available_memory() == 8 << 30
