@@ -200,10 +200,21 @@ def test_index_arrays_are_integers():
     assert windows.window_label_counts(np.array([0]), 2, np.ones(3, bool)).dtype.kind == "i"
 
 
-def test_mmap_store_takes_window_ids_as_a_list_or_array():
+class _DeviceIds(torch.Tensor):
+    """Window ids as a CUDA tensor behaves: numpy cannot read it until it is copied to the host."""
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("can't convert a device tensor to numpy; use .cpu() first")
+
+
+def test_mmap_store_takes_window_ids_as_a_list_array_or_device_tensor():
     videos = [_video(8, 13)]
     store = windows.MmapStore(videos, 4)
     want = store.batch(torch.tensor([0, 2]))
+    on_device = torch.tensor([0, 2]).as_subclass(_DeviceIds)
+    for got, ref in zip(store.batch(on_device), want):
+        np.testing.assert_array_equal(got.numpy(), ref.numpy())
+    assert float(store.labelled_steps(on_device)) == float(store.labelled_steps(torch.tensor([0, 2])))
     for ids in ([0, 2], np.array([0, 2])):
         for got, ref in zip(store.batch(ids), want):
             np.testing.assert_array_equal(got.numpy(), ref.numpy())
