@@ -146,7 +146,7 @@ def test_evaluate_video_gives_pixels_of_each_frames_own_size():
     np.testing.assert_allclose(p["report"], cxcywh_norm_to_xywh(ref, size[rows]), rtol=1e-5)
     online = np.concatenate([ref[0, :-1], ref[:, -1]])
     np.testing.assert_allclose(p["online"], cxcywh_norm_to_xywh(online, size), rtol=1e-5)
-    np.testing.assert_allclose(p["gt"], cxcywh_norm_to_xywh(np.asarray(video.gt, float), size))
+    np.testing.assert_array_equal(p["gt"], cxcywh_norm_to_xywh(np.asarray(video.gt, float), size))  # in float64
     assert np.isnan(p["gt"][[2, 7]]).all()
     np.testing.assert_allclose(p["yolo"], cxcywh_norm_to_xywh(np.asarray(video.bbox_yolo, float), size), rtol=1e-6)
     np.testing.assert_array_equal(p["held_out"], np.arange(10) % 3 != 0)
@@ -156,16 +156,16 @@ def test_evaluate_video_gives_pixels_of_each_frames_own_size():
 def test_evaluate_video_uses_the_given_boxes_and_frame_1_ground_truth():
     video, model = _video(), _model()
     size = video.frame_sizes
-    other = np.asarray(video.bbox_yolo, np.float32) + np.float32(0.03)
+    other = np.asarray(video.bbox_yolo, float) + 0.03  # float64, as another SELECT rule may give
     before = other.copy()
     p = evaluation.evaluate_video(model, video, seq_len=SEQ_LEN, head="coord", device="cpu", boxes=other,
                                   init_gt=True)
     np.testing.assert_array_equal(other, before)  # the caller's boxes are not written to
-    given = other.copy()
+    given = other.astype(np.float32)  # the LSTM's float32 input boxes are the detector column
     given[0] = video.gt[0]
     x = torch.from_numpy(frame_inputs(video, boxes=given))
     ref = _plain_windows(model, x, SEQ_LEN).numpy()
-    np.testing.assert_allclose(p["yolo"], cxcywh_norm_to_xywh(given.astype(float), size), rtol=1e-6)
+    np.testing.assert_array_equal(p["yolo"], cxcywh_norm_to_xywh(given, size))
     np.testing.assert_allclose(p["online"][1:], cxcywh_norm_to_xywh(np.concatenate([ref[0, 1:-1], ref[:, -1]]),
                                                                      size[1:]), rtol=1e-5)
     np.testing.assert_allclose(p["online"][0], p["gt"][0], rtol=1e-6)  # frame 1 is given, as in OPE
@@ -190,6 +190,8 @@ def test_report_heatmap_scores_each_windows_last_step_only():
     at_half = evaluation.evaluate_video(model, video, seq_len=SEQ_LEN, head="heatmap", device="cpu",
                                         behaviour=theirs)
     assert not np.allclose(at_half["online"], p["online"])  # the threshold reaches the decoder
+    np.testing.assert_array_equal(at_half["online"], evaluation.evaluate_video(
+        model, video, seq_len=SEQ_LEN, head="heatmap", device="cpu", behaviour=theirs, threshold=0.5)["online"])
     # our heatmap behaviour, and the coordinate head under theirs, score every step
     assert evaluation.evaluate_video(model, video, seq_len=SEQ_LEN, head="heatmap", device="cpu")["report"].shape \
         == (7, 4, 4)
@@ -411,6 +413,11 @@ def test_another_experiments_cache_or_checkpoint_is_refused(world, tmp_path):
     other = _save_checkpoint(tmp_path / "other.pth", _model(), extraction=dict(EXTRACTION, CONF=0.5))
     with pytest.raises(DataError, match=r"extracted with CONF=0\.5, but the cache .*Syn01 was made with CONF=0\.25"):
         evaluation.run(_cfg(world.data, other, tmp_path / "r"), progress=False)
+    with pytest.raises(ConfigError, match=rf"^--head heatmap conflicts with checkpoint {world.ckpt}, which was trained "
+                                          rf"with HEAD='coord'"):
+        evaluation.run(_cfg(world.data, world.ckpt, tmp_path / "r", "--head", "heatmap"), progress=False)
+    with pytest.raises(DataError, match=r"holds videos of dataset 'otb' \(Syn01\), but this run expects 'got10k'"):
+        evaluation.run(_cfg(world.data, world.ckpt, tmp_path / "r", "--dataset", "got10k"), progress=False)
     assert not (tmp_path / "r").exists()
 
 
@@ -441,7 +448,8 @@ def test_a_run_writes_what_it_scored(world, tmp_path, monkeypatch, capsys):
     _clock(monkeypatch, [0.0, 2.6, 5.0, 5.9, 7.0, 9.2])  # Syn01 13 frames, Syn02 9, Syn03 11
     results = tmp_path / "res"
     res = evaluation.run(_cfg(world.data, world.ckpt, results), progress=False)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "evaluating" not in err  # no progress bar when asked for none
     saved = json.loads((results / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(res))
     videos, preds, scores = _expected(world)
@@ -553,10 +561,13 @@ def test_metrics_csv_text():
         "mean (videos),30,0.5123,0.4000,0.6250,0.7500\n"
         "mean (frames),30,0.5000,0.3900,0.6000,0.7000\n")
     assert evaluation._fmt(0.123456) == "0.1235" and evaluation._fmt(3) == "3" and evaluation._fmt(None) == "None"
+    old = _result()
+    del old["frame_weighted"]["frames"]  # a summary without a column leaves its cell empty
+    assert evaluation.metrics_csv(old).endswith("\nmean (frames),,0.5000,0.3900,0.6000,0.7000\n")
 
 
 def _per_variant(*keys):
-    return {k: {"Alpha": {"aos": 0.1 + i / 10}, "Bravo": {"aos": 0.15 + i / 10}} for i, k in enumerate(keys)}
+    return {k: {"Human9": {"aos": 0.15 + i / 10}, "Human2": {"aos": 0.1 + i / 10}} for i, k in enumerate(keys)}
 
 
 def _row(out, name):
@@ -574,7 +585,12 @@ def test_summary_shows_each_variant_and_its_legend_only_when_scored(capsys):
     header = next(line for line in lines if line.startswith("sequence"))
     labels = ["online", "online held-out", "report protocol", "YOLO boxes", "YOLO + offset"]
     assert [header.index(label + " ") for label in labels] == sorted(header.index(label + " ") for label in labels)
-    assert _row(out, "Alpha") == [0.1, 0.2, 0.3, 0.4, 0.5] and _row(out, "Bravo") == [0.15, 0.25, 0.35, 0.45, 0.55]
+    # the report's experiment-3, 30-epoch column and the original ROLO's beside ours, in the report's row order
+    assert header.index("YOLO + offset") < header.index("report (exp 3, 30 ep)") < header.index("original ROLO")
+    assert _row(out, "Human2") == [0.1, 0.2, 0.3, 0.4, 0.5, 0.698, 0.545]
+    assert _row(out, "Human9") == [0.15, 0.25, 0.35, 0.45, 0.55, 0.519, 0.352]
+    assert lines.index(next(line for line in lines if line.startswith("Human2"))) < \
+        lines.index(next(line for line in lines if line.startswith("Human9")))
     legend = [
         "  online: one prediction per frame, from the window ending at it (what a tracker outputs)",
         "  report protocol: every window's outputs averaged, a frame counted up to SEQ_LEN times",
@@ -765,14 +781,13 @@ def _same(a, b):
 
 # ---- runs that reach the other branches ----------------------------------------------------------------------
 
-def test_a_run_into_a_foreign_folder_is_refused_and_the_folder_kept(world, tmp_path, capsys):
+def test_a_run_into_a_foreign_folder_is_refused_and_the_folder_kept(world, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(DataError, match=r"^RESULTS_DIR .*mine holds files that no evaluation wrote"):
         evaluation.run(_cfg(world.data, world.ckpt, mine), progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["mine"] and [p.name for p in mine.iterdir()] == ["notes.txt"]
-    assert "evaluating" not in capsys.readouterr().err  # no progress bar when asked for none
 
 
 def test_the_checkpoints_detection_rule_picks_the_boxes(world, tmp_path):
