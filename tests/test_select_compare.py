@@ -1,5 +1,6 @@
 """rolo.select's comparison of the detection-choice rules (docs/tracking.md's table): what it reads,
 what it prints, and its simulated detector's distractor."""
+import re
 import shutil
 
 import numpy as np
@@ -170,3 +171,133 @@ def test_simulated_detector_rows():
     np.testing.assert_allclose(err.std(axis=0) / tgt[0, 2:], [0.1, 0.1], rtol=0.15)
     np.testing.assert_allclose(np.log(noisy[:, 1, 2:4] / tgt[:, 2:]).std(axis=0), [0.1, 0.1], rtol=0.15)
     assert abs(np.log(noisy[:, 1, 2:4] / tgt[:, 2:]).mean()) < 0.02 and abs(err.mean()) < 0.005
+
+
+def test_rule_errors_name_the_flag_and_list_the_rules():
+    from rolo.errors import ConfigError
+    from rolo.select import check_rule
+
+    assert check_rule("target") == "target"
+    with pytest.raises(ConfigError) as e:
+        check_rule("iou")
+    assert str(e.value) == "--select: 'iou' is not a detection-choice rule; choose one of 'confidence', 'target'"
+    with pytest.raises(ConfigError, match="^--rule: 'x' "):
+        check_rule("x", flag="--rule")
+
+
+@pytest.mark.parametrize("box, valid", [([0.5, 0.5, 0.1, 0.2], True), ([0.5, 0.5, 0.0, 0.2], False),
+                                        ([0.5, 0.5, 0.1, 0.0], False), ([0.5, 0.5, 0.0, 0.0], False),
+                                        ([0.5, 0.5, -0.1, 0.2], False), ([np.nan, 0.5, 0.1, 0.2], False),
+                                        ([0.5, 0.5, 0.1, np.inf], False), ([0.5, 0.5, 0.1], False)])
+def test_a_reference_box_needs_finite_values_and_positive_size(box, valid):
+    from rolo.select import valid_box_cxcywh_norm
+
+    assert bool(valid_box_cxcywh_norm(box)) is valid
+
+
+def test_detections_of_the_wrong_shape_are_refused_by_name():
+    from rolo.select import select_confidence, select_target
+
+    for shape in ((2, 3, 5), (2, 6)):
+        for call in (select_confidence, lambda d: select_target(d, [0.5, 0.5, 0.1, 0.1])):
+            with pytest.raises(ValueError, match=rf"^dets must have shape \(N, K, 6\), got {re.escape(str(shape))}$"):
+                call(np.zeros(shape, np.float32))
+
+
+def test_a_detection_of_confidence_zero_is_a_detection():
+    from rolo.select import select_confidence
+
+    boxes, detected = select_confidence(np.array([[[0.2, 0.3, 0.1, 0.1, 0.0, 0], PAD]], np.float32))
+    assert detected.tolist() == [True] and boxes[0].tolist() == pytest.approx([0.2, 0.3, 0.1, 0.1])
+
+
+def test_choose_target_edges():
+    from rolo.metrics import iou_cxcywh_norm
+    from rolo.select import choose_target
+
+    ref = [0.5, 0.5, 0.2, 0.2]                                          # float64 in, float32 out
+    box, found = choose_target(np.zeros((0, 6), np.float32), ref)       # no detection at all
+    assert not found and box.dtype == np.float32 and box.tolist() == pytest.approx(ref)
+    far = np.array([[0.1, 0.1, 0.05, 0.05, 0.9, 0]], np.float32)
+    box, found = choose_target(far, ref, min_iou=0.0)                   # IoU 0 never counts, even at min_iou 0
+    assert not found and box.tolist() == pytest.approx(ref)
+    near = np.array([[0.55, 0.5, 0.2, 0.2, 0.9, 0]], np.float32)
+    iou = float(iou_cxcywh_norm(near[:, :4], np.broadcast_to(np.asarray(ref), (1, 4)))[0])
+    box, found = choose_target(near, ref, min_iou=iou)                  # exactly the least overlap counts
+    assert found and box.dtype == np.float32 and box.tolist() == pytest.approx(near[0, :4].tolist())
+    with pytest.raises(ValueError, match=r"^reference box must be finite with positive size, got \[0.5 0.5 0.  0.2\]$"):
+        choose_target(near, [0.5, 0.5, 0, 0.2])
+
+
+def test_select_target_types_and_init_error():
+    from rolo.select import select_target
+
+    dets = np.array([[[0.5, 0.5, 0.2, 0.2, 0.9, 0]], [PAD]], np.float64)
+    boxes, detected = select_target(dets, [0.5, 0.5, 0.2, 0.2])
+    assert boxes.dtype == np.float32 and detected.dtype == bool and detected.tolist() == [True, False]
+    with pytest.raises(ValueError, match=r"^init box must be finite with positive size, got \[nan"):
+        select_target(dets, [np.nan, 0.5, 0.2, 0.2])
+
+
+class _Video:
+    """A cached video as the rules read it: name, dets, gt, bbox_yolo, len()."""
+
+    def __init__(self, n, gt0=(0.5, 0.5, 0.2, 0.2), dets=None, path=None):
+        self.name = "Vid"
+        if path is not None:
+            self.path = path
+        self.dets = np.tile(np.array(PAD, np.float32), (n, 2, 1)) if dets is None else dets
+        self.gt = np.tile(np.array(gt0, np.float64), (n, 1))
+        self.bbox_yolo = np.full((n, 4), 0.25, np.float64)
+        self._n = n
+
+    def __len__(self):
+        return self._n
+
+
+def test_target_rule_errors_name_the_cache_or_the_video():
+    from rolo.select import boxes_for_videos
+
+    with pytest.raises(DataError, match=r"^cache /c/Vid: dets.npy has shape \(3, 2, 5\), expected \(3, K, 6\); "):
+        boxes_for_videos([_Video(3, dets=np.zeros((3, 2, 5)), path="/c/Vid")], "target")
+    with pytest.raises(DataError, match=r"^cache Vid: dets.npy has shape \(2, 2, 6\), expected \(3, K, 6\)"):
+        boxes_for_videos([_Video(3, dets=np.zeros((2, 2, 6)))], "target")
+    with pytest.raises(DataError, match=r"^cache Vid: frame 1 has no valid ground truth \(\[0.5 0.5 0.  0. \]\), "
+                                        r"which the 'target' rule starts from$"):
+        boxes_for_videos([_Video(3, gt0=(0.5, 0.5, 0, 0))], "target")
+    boxes = boxes_for_videos([_Video(3)], "target")[0]                # every frame missed: frame 1's box held
+    assert boxes.dtype == np.float32 and boxes.tolist() == [pytest.approx([0.5, 0.5, 0.2, 0.2])] * 3
+    conf = boxes_for_videos([_Video(3)], "confidence")[0]              # the cached boxes, as float32
+    assert conf.dtype == np.float32 and conf.tolist() == [[0.25] * 4] * 3
+
+
+def test_score_rules_detected_fraction_of_a_one_frame_video():
+    from rolo.select import score_rules
+
+    dets = np.array([[[0.5, 0.5, 0.2, 0.2, 0.9, 0]]], np.float32)
+    res = score_rules([{"name": "One", "dets": dets, "gt_xywh": np.array([[40.0, 40, 20, 20]]), "size": (100, 100)}])
+    assert res["confidence"]["detected"] == 1.0 and res["target"]["detected"] == 1.0
+
+
+def test_compare_rules_counts_a_video_in_two_splits_once_and_goes_on(tmp_path):
+    names = write_synthetic_cache(tmp_path / "data", experiment=1, n_videos=3, frames=[12, 15, 9], n_train=1, n_test=1)
+    train, test = tmp_path / "data" / "train", tmp_path / "data" / "test"
+    shutil.copytree(train / names[0], test / names[0])               # the train video also in test, listed first
+    both = compare_rules(tmp_path / "data", ["train", "test"], verbose=False)
+    test_only = compare_rules(tmp_path / "data", "test", verbose=False)
+    assert list(both["target"]["videos"]) == list(test_only["target"]["videos"]) == names[:2]
+    for rule in ("confidence", "target"):
+        assert both[rule]["detected"] == test_only[rule]["detected"]
+
+
+def test_the_documented_simulated_comparison_reproduces(otb_sample):
+    # docs/tracking.md, "OTB samples", noise 0.10 / 15% missed: mean over seeds 0-4 of the mean AOS / AUC
+    runs = {min_iou: [compare_rules_simulated(otb_sample, seed=s, verbose=False, min_iou=min_iou) for s in range(5)]
+            for min_iou in (0.2, 0.0)}
+
+    def mean(min_iou, rule, key):
+        return round(float(np.mean([r[rule]["mean"][key] for r in runs[min_iou]])), 3)
+
+    assert (mean(0.2, "confidence", "aos"), mean(0.2, "confidence", "auc")) == (0.108, 0.111)
+    assert (mean(0.2, "target", "aos"), mean(0.2, "target", "auc")) == (0.500, 0.494)
+    assert (mean(0.0, "target", "aos"), mean(0.0, "target", "auc")) == (0.369, 0.367)
