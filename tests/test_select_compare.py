@@ -109,6 +109,8 @@ def test_compare_rules_simulated_accepts_shortened_otb_copies(otb_sample):
     res = compare_rules_simulated(otb_sample, verbose=False)               # Car4 and Human3 are cut short
     assert list(res["target"]["videos"]) == ["Car4", "Crossing", "Human3"]
     assert res["target"]["videos"]["Car4"]["frames"] == 100
+    with pytest.raises(DataError, match="Car4"):                         # strict: OTB's own frame counts
+        compare_rules_simulated(otb_sample, ["Car4"], strict=True, verbose=False)
 
 
 PAD = [0.5, 0.5, 0, 0, -1, -1]
