@@ -156,7 +156,11 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
         if path.exists():
             old = path.parent / f"{_TMP_PREFIX}old-{path.name}-{uuid.uuid4().hex[:8]}"
             os.replace(path, old)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                os.replace(old, path)  # the old video back in place: a failed rewrite loses nothing
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
