@@ -249,8 +249,10 @@ def test_offset_boxes_per_frame_size_and_misses_stay_empty():
     size = np.array([[100, 80], [200, 160], [100, 80]], float)
     norm = np.array([[0.5, 0.5, 0.2, 0.25], NO_DETECTION_CXCYWH_NORM, [0.4, 0.6, 0.1, 0.1]])
     offset = np.array([0.01, -0.02, 0.03, 0.04])
-    out = evaluation.offset_boxes_xywh(cxcywh_norm_to_xywh(norm, size), offset, size)
-    np.testing.assert_allclose(xywh_to_cxcywh_norm(out, size), norm + offset * [[1], [0], [1]], atol=1e-12)
+    pixels = cxcywh_norm_to_xywh(norm, size).astype(np.float32)  # float32 boxes are worked on in float64
+    out = evaluation.offset_boxes_xywh(pixels, offset, size)
+    want = xywh_to_cxcywh_norm(pixels.astype(float), size) + offset * [[1], [0], [1]]
+    np.testing.assert_allclose(xywh_to_cxcywh_norm(out, size), want, rtol=0, atol=1e-15)
     assert out[1, 2] == 0 and out[1, 3] == 0
 
 
@@ -350,9 +352,15 @@ def test_a_killed_runs_staging_folder_and_only_it_is_cleared(tmp_path):
         (tmp_path / name).mkdir()
     (tmp_path / ".tmp-res.v1-89abcdef").write_text("a file of that name is not ours")
     (tmp_path / ".tmp-res.v1-00000000").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keep.txt").write_text("not a run's")
+    (tmp_path / ".tmp-res.v1-0a0a0a0a").symlink_to(tmp_path / "data")  # never followed, and no reason to stop
+    keep.append(".tmp-res.v1-0a0a0a0a")
     second = evaluation.stage_results_dir(results)
+    assert (tmp_path / "data" / "keep.txt").read_text() == "not a run's"
     assert not first.parent.exists() and not (tmp_path / ".tmp-res.v1-00000000").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + [".tmp-res.v1-89abcdef", second.parent.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + [".tmp-res.v1-89abcdef", second.parent.name,
+                                                                       "data"])
 
 
 def test_publishing_swaps_the_staged_folder_in_whole(tmp_path):
@@ -411,7 +419,8 @@ def test_another_experiments_cache_or_checkpoint_is_refused(world, tmp_path):
     with pytest.raises(DataError, match=rf"^checkpoint {exp2} was trained for experiment 2, but --experiment is 3$"):
         evaluation.run(_cfg(world.data, exp2, tmp_path / "r"), progress=False)
     other = _save_checkpoint(tmp_path / "other.pth", _model(), extraction=dict(EXTRACTION, CONF=0.5))
-    with pytest.raises(DataError, match=r"extracted with CONF=0\.5, but the cache .*Syn01 was made with CONF=0\.25"):
+    with pytest.raises(DataError, match=rf"^checkpoint {other} was trained on features extracted with CONF=0\.5, but the "
+                                        rf"cache .*Syn01 was made with CONF=0\.25"):
         evaluation.run(_cfg(world.data, other, tmp_path / "r"), progress=False)
     with pytest.raises(ConfigError, match=rf"^--head heatmap conflicts with checkpoint {world.ckpt}, which was trained "
                                           rf"with HEAD='coord'"):
@@ -749,7 +758,7 @@ def test_pictures_show_the_curves_and_each_videos_middle_frame_lowest_aos_first(
         [f"image {f}" for n in order for f in frames[n]]
     assert captured.out == ("wrote success.png and precision.png\nwrote montage.png (middle frame of each video, "
                             "lowest AOS first; ground truth green, prediction red)\n")
-    assert "videos" in captured.err  # a progress bar over the videos
+    assert re.search(r"(^|\r)videos: 100%", captured.err)  # a progress bar over the videos
 
 
 def test_pictures_without_frames_or_held_out_frames(drawing, tmp_path, monkeypatch, capsys):
