@@ -307,16 +307,19 @@ def _extract(cfg, names, sequences, plan, plans, device, world, sources, detect=
     mine = distributed.my_share(list(by_video), [len(sequences[n]) for n in by_video], world)
     if world.distributed:
         print(f"{world.world_size} ranks share {len(by_video)} videos by frame count; rank 0 has {len(mine)}")
-    written, t0, n_frames = 0, time.perf_counter(), 0
+    written, t0, n_frames, n_reused = 0, time.perf_counter(), 0, 0
     try:
         for name in mine:
             seq = sequences[name]
+            # reproduce.py's shared store may already hold this video's pass: no YOLO then
+            reused = detect is not None and hasattr(detect, "has") and detect.has(seq)
             dets = detect(extractor, seq) if detect else extractor.extract_paths(
                 seq.frames, batch_size=cfg.BATCH_SIZE, desc=name, progress=world.is_main)
             src = source[name]
             varying = src.dataset.varying_sizes
             size = np.asarray(dets.sizes) if varying else sequence_size(seq, dets.sizes)
-            n_frames += len(seq)
+            n_frames += 0 if reused else len(seq)
+            n_reused += len(seq) if reused else 0
             for p in by_video[name]:
                 meta = {"name": name, "split": p.split, "experiment": cfg.EXPERIMENT, "order": order[name],
                         "image_size": [int(v) for v in (size[0] if varying else size)], "settings": dict(cfg),
@@ -330,15 +333,18 @@ def _extract(cfg, names, sequences, plan, plans, device, world, sources, detect=
     finally:
         extractor.close()
     dt = time.perf_counter() - t0
-    counts = distributed.all_gather_objects((written, n_frames, dt))
+    counts = distributed.all_gather_objects((written, n_frames, dt, n_reused))
     distributed.barrier()
     if world.is_main:
         verify(cfg, plans, settings)
     done = sum(c[0] for c in counts)
     frames = sum(c[1] for c in counts)
+    reused = sum(c[3] for c in counts)
     rate = sum(c[1] / max(c[2], 1e-9) for c in counts)
-    print(f"wrote {done} videos ({frames} frames through YOLO, {rate:.1f} frames/s"
-          + (f" summed over {world.world_size} ranks" if world.distributed else "") + f") to {cfg.OUT_DIR}")
+    speed = (f", {rate:.1f} frames/s" + (f" summed over {world.world_size} ranks" if world.distributed else "")
+             if frames else "")
+    print(f"wrote {done} videos ({frames} frames through YOLO{speed}"
+          + (f"; {reused} frames' detections reused from the shared store" if reused else "") + f") to {cfg.OUT_DIR}")
     return {"written": written, "skipped": skipped}
 
 

@@ -93,6 +93,9 @@ def test_quick_run_writes_the_four_tables_and_a_rerun_skips_every_stage(repo_roo
     first = subprocess.run(argv, cwd=repo_root, env=env, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "estimated time on cpu" in first.stdout and "YOLO passes this run: 4" in first.stdout  # once per video
+    # experiments 2 and 3 take every pass from the store, and say so
+    assert first.stdout.count("(0 frames through YOLO; ") == 2, first.stdout
+    assert "detections reused from the shared store" in first.stdout
     md = (tmp_path / "out" / "quick" / "REPRODUCTION.md").read_text()
     for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
         assert f"### {title}:" in md
