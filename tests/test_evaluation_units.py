@@ -40,7 +40,7 @@ def _model(head="coord", seed=0):
             grid = model.head.bias.view(32, 32)
             grid -= 6
             grid[10:14, 20:26] += 10
-            grid[10:14, 26:30] += 6
+            grid[10:14, 26:30] += 5.5  # sigmoid about 0.38 against the peak's 0.98
     return model.eval()
 
 
@@ -249,10 +249,8 @@ def test_offset_boxes_per_frame_size_and_misses_stay_empty():
     size = np.array([[100, 80], [200, 160], [100, 80]], float)
     norm = np.array([[0.5, 0.5, 0.2, 0.25], NO_DETECTION_CXCYWH_NORM, [0.4, 0.6, 0.1, 0.1]])
     offset = np.array([0.01, -0.02, 0.03, 0.04])
-    pixels = cxcywh_norm_to_xywh(norm, size).astype(np.float32)  # float32 boxes are worked on in float64
-    out = evaluation.offset_boxes_xywh(pixels, offset, size)
-    want = xywh_to_cxcywh_norm(pixels.astype(float), size) + offset * [[1], [0], [1]]
-    np.testing.assert_allclose(xywh_to_cxcywh_norm(out, size), want, rtol=0, atol=1e-15)
+    out = evaluation.offset_boxes_xywh(cxcywh_norm_to_xywh(norm, size), offset, size)
+    np.testing.assert_allclose(xywh_to_cxcywh_norm(out, size), norm + offset * [[1], [0], [1]], atol=1e-12)
     assert out[1, 2] == 0 and out[1, 3] == 0
 
 
@@ -522,6 +520,11 @@ def test_a_report_code_heatmap_checkpoint_sets_head_mode_and_folder(world, tmp_p
     p = evaluation.evaluate_video(_model("heatmap"), videos[0], seq_len=SEQ_LEN, head="heatmap", device="cpu",
                                   threshold=0.3, behaviour=Behaviour(True, True, True, True))
     assert res["videos"]["Syn01"] == evaluation.score_video(p)["report"]
+    at_half = evaluation.evaluate_video(_model("heatmap"), videos[0], seq_len=SEQ_LEN, head="heatmap", device="cpu",
+                                        threshold=0.5, behaviour=Behaviour(True, True, True, True))
+    boxes = np.loadtxt(tmp_path / "results" / "h_test" / "Syn01.txt", delimiter=",")
+    np.testing.assert_allclose(boxes, p["online"], atol=5e-4)
+    assert not np.allclose(boxes, at_half["online"], atol=5e-4)  # --heatmap_threshold reached the decoder
     told = evaluation.run(_cfg(world.data, ckpt, tmp_path / "o", "--mode", "online"), progress=False)
     assert told["mode"] == "online"
 
@@ -883,3 +886,21 @@ def test_frame_paths_of_another_dataset_come_from_the_caches_dataset_root(world,
     bare = [v for v in cache.read_planned_split(data, "test") if v.name == "Syn01"]
     with pytest.raises(DataError, match=r"^GOT-10k sequence folder not found: test/Syn01 \(listed in test/list\.txt\)$"):
         evaluation.frame_paths(cfg, bare, {"Syn01": {"online": np.zeros((13, 4))}})
+
+
+
+def test_frame_paths_follow_strict_frames_for_a_shortened_otb_sequence(world, tmp_path):
+    """Crossing has 120 frames in OTB-100; a shortened copy of 13 is read only with --strict_frames false."""
+    seq = tmp_path / "otb" / "Crossing"
+    (seq / "img").mkdir(parents=True)
+    for i in range(1, 14):
+        (seq / "img" / f"{i:04d}.jpg").write_bytes(b"")
+    (seq / "groundtruth_rect.txt").write_text("1,1,2,2\n" * 13)
+    video = SimpleNamespace(dataset="otb", name="Crossing", meta={})
+    preds = {"Crossing": {"online": np.zeros((13, 4))}}
+    loose = _cfg(world.data, world.ckpt, tmp_path / "r", "--otb_root", tmp_path / "otb", "--strict_frames", "false")
+    assert evaluation.frame_paths(loose, [video], preds) == {"Crossing": [seq / "img" / f"{i:04d}.jpg"
+                                                                          for i in range(1, 14)]}
+    strict = _cfg(world.data, world.ckpt, tmp_path / "r", "--otb_root", tmp_path / "otb")
+    with pytest.raises(DataError, match=r"13 ground-truth lines, but OTB-100's Crossing has 120"):
+        evaluation.frame_paths(strict, [video], preds)
