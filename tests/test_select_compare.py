@@ -227,7 +227,7 @@ def test_choose_target_edges():
     iou = float(iou_cxcywh_norm(near[:, :4], np.broadcast_to(np.asarray(ref), (1, 4)))[0])
     box, found = choose_target(near, ref, min_iou=iou)                  # exactly the least overlap counts
     assert found and box.dtype == np.float32 and box.tolist() == pytest.approx(near[0, :4].tolist())
-    with pytest.raises(ValueError, match=r"^reference box must be finite with positive size, got \[0.5 0.5 0.  0.2\]$"):
+    with pytest.raises(ValueError, match=r"^reference box must be finite with positive size, got \[.*0\.2\]$"):
         choose_target(near, [0.5, 0.5, 0, 0.2])
 
 
@@ -237,7 +237,7 @@ def test_select_target_types_and_init_error():
     dets = np.array([[[0.5, 0.5, 0.2, 0.2, 0.9, 0]], [PAD]], np.float64)
     boxes, detected = select_target(dets, [0.5, 0.5, 0.2, 0.2])
     assert boxes.dtype == np.float32 and detected.dtype == bool and detected.tolist() == [True, False]
-    with pytest.raises(ValueError, match=r"^init box must be finite with positive size, got \[nan"):
+    with pytest.raises(ValueError, match=r"^init box must be finite with positive size, got \[ *nan"):
         select_target(dets, [np.nan, 0.5, 0.2, 0.2])
 
 
@@ -264,7 +264,7 @@ def test_target_rule_errors_name_the_cache_or_the_video():
         boxes_for_videos([_Video(3, dets=np.zeros((3, 2, 5)), path="/c/Vid")], "target")
     with pytest.raises(DataError, match=r"^cache Vid: dets.npy has shape \(2, 2, 6\), expected \(3, K, 6\)"):
         boxes_for_videos([_Video(3, dets=np.zeros((2, 2, 6)))], "target")
-    with pytest.raises(DataError, match=r"^cache Vid: frame 1 has no valid ground truth \(\[0.5 0.5 0.  0. \]\), "
+    with pytest.raises(DataError, match=r"^cache Vid: frame 1 has no valid ground truth \(\[.*\]\), "
                                         r"which the 'target' rule starts from$"):
         boxes_for_videos([_Video(3, gt0=(0.5, 0.5, 0, 0))], "target")
     boxes = boxes_for_videos([_Video(3)], "target")[0]                # every frame missed: frame 1's box held
