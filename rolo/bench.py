@@ -66,7 +66,7 @@ from .device import exact_math, resolve_device
 from .errors import DataError
 from .model import ROLO
 from .reportcode import Behaviour
-from .windows import frame_inputs, frame_targets, make_store
+from .windows import make_store
 
 CHECKS = {
     "REPEATS": config.at_least(0),

@@ -153,17 +153,9 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
             json.dump(meta, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
-            old = path.parent / f"{_TMP_PREFIX}old-{path.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except OSError:
-                os.replace(old, path)  # the old video back in place: a failed rewrite loses nothing
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        old = path.parent / f"{_TMP_PREFIX}old-{path.name}-{uuid.uuid4().hex[:8]}"
+        replace_dir(tmp, path, old)
+        shutil.rmtree(old, ignore_errors=True)
         _fsync_dir(path.parent)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -173,6 +165,24 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def replace_dir(new: Path, dest: Path, aside: Path) -> None:
+    """Put the complete folder ``new`` in place of ``dest`` by renames alone (same filesystem).
+
+    An existing ``dest`` is first renamed to ``aside`` (the caller deletes it afterwards), and
+    renamed back if ``new`` then cannot take its place, so a failure leaves ``dest`` as it was.
+    Raises the :class:`OSError` of the failed rename.
+    """
+    moved = dest.exists()
+    if moved:
+        os.replace(dest, aside)
+    try:
+        os.replace(new, dest)
+    except OSError:
+        if moved:
+            os.replace(aside, dest)
+        raise
 
 
 def write_text_atomic(path, text: str) -> None:

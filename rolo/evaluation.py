@@ -24,7 +24,6 @@ for very long videos), with one device-to-host transfer per chunk.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -245,11 +244,10 @@ def stage_results_dir(results_dir: Path) -> Path:
 
 
 def publish_results_dir(stage: Path, results_dir: Path) -> None:
-    """Replace ``results_dir`` (and every file an earlier run left there) by the complete ``stage``."""
+    """Replace ``results_dir`` (and every file an earlier run left there) by the complete ``stage``;
+    on failure the earlier results stay in place."""
     try:
-        if results_dir.exists():
-            os.replace(results_dir, stage.parent / "previous")
-        os.replace(stage, results_dir)
+        cache.replace_dir(stage, results_dir, stage.parent / "previous")
     except OSError as e:
         raise DataError(f"cannot replace RESULTS_DIR {results_dir}: {e.strerror or e}") from None
 
@@ -310,7 +308,7 @@ def _evaluate(cfg, device, world, progress: bool) -> dict:
         raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "
                         f"is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
     inference = load_inference(ckpt_path, cfg, videos[0], device)
-    model, ckpt, seq_len, select = inference.model, inference.ckpt, inference.seq_len, inference.settings["SELECT"]
+    model, seq_len, select = inference.model, inference.seq_len, inference.settings["SELECT"]
     cfg["HEAD"] = inference.settings["HEAD"]
     behaviour = inference_behaviour(cfg, inference.settings)
     if behaviour.report_scoring and "MODE" not in cfg.given:
@@ -483,8 +481,8 @@ def make_pictures(cfg, result, per_variant, preds, results_dir, videos) -> None:
         aos = result["videos"][name]["aos"]  # None for a video without a labelled frame, as "-" in the table
         items.append((f"{name} AOS {'-' if aos is None else f'{aos:.2f}'}", img))
     plots.montage(items, results_dir / "montage.png", cols=min(4, len(items)))
-    print(f"wrote montage.png (middle frame of each video, lowest AOS first; "
-          f"ground truth green, prediction red)")
+    print("wrote montage.png (middle frame of each video, lowest AOS first; "
+          "ground truth green, prediction red)")
     if cfg.VIDEOS:
         for name in tqdm(order, desc="videos"):
             p = preds[name]

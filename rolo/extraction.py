@@ -255,8 +255,8 @@ def run(cfg, detect=None) -> dict:
     problems = replan_problems(cfg, plan) + length_problems(cfg, plans)
     if problems and not cfg.OVERWRITE:
         raise DataError(f"{cfg.OUT_DIR} holds a cache planned otherwise than this run:\n  " + "\n  ".join(problems)
-                        + f"\nuse another --out_dir, or --overwrite true to rebuild it (videos this plan does not "
-                          f"list are removed)")
+                        + "\nuse another --out_dir, or --overwrite true to rebuild it (videos this plan does not "
+                          "list are removed)")
     # Fails in seconds here rather than after the first video's extraction.
     device = distributed.rank_device(cfg.DEVICE)
     with distributed.session(device) as world, distributed.quiet_unless_main():

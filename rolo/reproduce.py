@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, config, evaluation, extraction, reference, training
+from . import cache, config, evaluation, extraction, training
 from .errors import ConfigError, DataError
 from .reportcode import Behaviour
 

@@ -32,6 +32,23 @@ def otb_sample() -> Path:
     return OTB_SAMPLE
 
 
+@pytest.fixture
+def failing_rename(monkeypatch):
+    """``failing_rename(path, err)``: from then on, ``os.replace`` of ``path`` fails with ``OSError(err)``
+    (a full disk, an I/O error) while every other rename works, for testing what a failed swap leaves."""
+    import errno
+
+    real_replace = os.replace
+
+    def arm(path, err=errno.EIO):
+        def replace(src, dst):
+            if Path(src) == Path(path):
+                raise OSError(err, os.strerror(err))
+            real_replace(src, dst)
+        monkeypatch.setattr(os, "replace", replace)
+    return arm
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _exact_cuda_math():
     """Where a GPU is present, tests compare CUDA with CPU to tight tolerances: no TF32 (see

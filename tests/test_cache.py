@@ -701,3 +701,23 @@ def test_read_planned_split_passes_its_options(tmp_path):
         cache.read_planned_split(tmp_path, "train", expect={"CONF": 0.5})
     with pytest.raises(DataError, match="this run expects 'got10k'"):
         cache.read_planned_split(tmp_path, "train", dataset="got10k")
+
+
+def test_replace_dir_puts_the_old_folder_back_when_the_new_one_cannot_take_its_place(tmp_path, monkeypatch,
+                                                                                      failing_rename):
+    dest, new, aside = tmp_path / "dest", tmp_path / "new", tmp_path / "aside"
+    for folder, text in ((dest, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "f.txt").write_text(text)
+    failing_rename(new)
+    with pytest.raises(OSError, match="Input/output error"):
+        cache.replace_dir(new, dest, aside)
+    assert (dest / "f.txt").read_text() == "old" and not aside.exists() and (new / "f.txt").read_text() == "new"
+    with pytest.raises(OSError, match="Input/output error"):          # nothing to move aside or back
+        cache.replace_dir(new, tmp_path / "absent", aside)
+    assert not (tmp_path / "absent").exists() and not aside.exists()
+    monkeypatch.undo()
+    cache.replace_dir(new, dest, aside)
+    assert (dest / "f.txt").read_text() == "new" and (aside / "f.txt").read_text() == "old" and not new.exists()
+    cache.replace_dir(aside, tmp_path / "absent", tmp_path / "unused")   # no folder in the way: one rename
+    assert (tmp_path / "absent" / "f.txt").read_text() == "old" and not (tmp_path / "unused").exists()

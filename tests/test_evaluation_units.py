@@ -5,6 +5,7 @@ learned-looking correction), so every variant scores differently and a mix-up sh
 cache is synthetic (rolo.synthetic_cache). tests/test_evaluation.py trains a real model; this
 file is the one tools/mutation.sh leans on for evaluation.py.
 """
+import errno
 import json
 import re
 import runpy
@@ -376,6 +377,18 @@ def test_publishing_swaps_the_staged_folder_in_whole(tmp_path):
     assert (tmp_path / "fresh").is_dir() and not (fresh.parent / "previous").exists()
     with pytest.raises(DataError, match=r"^cannot replace RESULTS_DIR .*results: No such file or directory$"):
         evaluation.publish_results_dir(tmp_path / "gone" / "results", results)
+
+
+def test_a_failed_publish_keeps_the_earlier_results(tmp_path, failing_rename):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "metrics.json").write_text('{"old": 1}')
+    stage = evaluation.stage_results_dir(results)
+    (stage / "metrics.json").write_text('{"new": 1}')
+    failing_rename(stage, errno.ENOSPC)
+    with pytest.raises(DataError, match=r"^cannot replace RESULTS_DIR .*results: No space left on device$"):
+        evaluation.publish_results_dir(stage, results)
+    assert (results / "metrics.json").read_text() == '{"old": 1}'
 
 
 # ---- checkpoint and cache checks -----------------------------------------------------------------------
