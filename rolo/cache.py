@@ -97,7 +97,29 @@ class VideoCache:
         return len(self.arrays["features"])
 
 
+def name_problem(name: str) -> str:
+    """Why ``name`` cannot be a video's folder directly under ``<DATA_DIR>/<split>`` ('' when it can).
+
+    A video name joined to a folder must stay one folder name: an absolute name replaces the
+    folder it is joined to (``<out>/train/<abs>`` is the dataset's own sequence folder), and
+    ``..`` climbs out of it, so extraction would overwrite or delete what lies there. No
+    dataset's video names hold a separator (LaSOT's ``airplane-1`` lives under ``airplane/``,
+    but its name does not).
+    """
+    if name in ("", ".", ".."):
+        return "is not a folder name"
+    if "/" in name or "\\" in name:  # an absolute name starts with "/"
+        return "is a path, not a single folder name"
+    return ""
+
+
 def video_dir(data_dir, split: str, name: str) -> Path:
+    """``<data_dir>/<split>/<name>``; a name that would not be a direct child there (see
+    :func:`name_problem`) raises :class:`DataError` before anything is written or deleted."""
+    problem = name_problem(name)
+    if problem:
+        raise DataError(f"video name {name!r} {problem}; refusing to use it as a cache folder under "
+                        f"{Path(data_dir) / split}")
     return Path(data_dir) / split / name
 
 
@@ -123,7 +145,8 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
 
     Everything goes to a sibling temporary folder first; ``meta.json`` is
     written last and the folder is renamed into place, replacing an older
-    complete one only after the new one is whole. On any error (disk full,
+    complete one only after the new one is whole; anything else already at ``path`` (a
+    file, a folder without ``meta.json``) is refused, not replaced. On any error (disk full,
     permission) the temporary folder is removed and a :class:`DataError`
     names the path.
     """
@@ -138,6 +161,9 @@ def write_video(path, arrays: dict, meta: dict) -> Path:
     problem = nonfinite(arrays)
     if problem:  # e.g. a feature beyond float16's range (FEATURE_DTYPE float16, fp16 on CUDA)
         raise DataError(f"refusing to cache {path}: its {problem}")
+    if path.exists() and not is_complete(path):  # only a cached video is ever replaced, never a user's folder
+        raise DataError(f"refusing to replace {path}: it exists and is not a cached video (no meta.json); "
+                        f"move it away or choose another output folder")
     tmp = path.parent / f"{_TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +231,11 @@ def ensure_writable(folder, flag: str) -> Path:
     a read-only mount, no permission, no space).
     """
     folder = Path(folder)
+    # mkdir would say only "File exists" or "Not a directory": name the file in the way
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise DataError(f"{flag} {folder} is a file, not a folder; give a folder (new or existing)" if existing == folder
+                        else f"{flag} {folder} cannot be made: {existing} is a file, not a folder")
     probe = folder / f"{_TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -357,7 +388,8 @@ def read_split(data_dir, split: str, names: list[str] | None = None, expect: dic
         names = [p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(_TMP_PREFIX)]
     if not names:
         raise DataError(f"{split_dir} holds no cached videos")
-    videos = [read_video(split_dir / n, expect=expect, mmap=mmap) for n in names]
+    # video_dir: a hand-edited plan.json naming '../x' cannot have a video read from outside the split
+    videos = [read_video(video_dir(data_dir, split, n), expect=expect, mmap=mmap) for n in names]
     # The list file's order, so tables read like the report's.
     videos.sort(key=lambda v: v.meta.get("order", 0))
     if dataset is not None:
@@ -416,8 +448,19 @@ def cached_names(data_dir, split: str) -> list[str]:
 
 def unplanned(data_dir, plan: dict) -> list[Path]:
     """Complete video folders under ``data_dir`` that ``plan`` does not list in their split."""
-    return [Path(data_dir) / split / name for split in plan["splits"] for name in cached_names(data_dir, split)
+    return [video_dir(data_dir, split, name) for split in plan["splits"] for name in cached_names(data_dir, split)
             if name not in plan["splits"][split]]
+
+
+def require_experiment(videos: list[VideoCache], experiment: int, where) -> None:
+    """Refuse ``videos`` (read from the folder ``where``) unless all were extracted for ``experiment``:
+    another experiment's cache labels other frames. The message names the experiments found as numbers."""
+    found = {v.meta.get("experiment") for v in videos}
+    if found != {experiment}:
+        # str keys: a cache from before the experiment was recorded gives None, which does not sort among ints
+        names = ", ".join(str(e) for e in sorted(found, key=str))
+        raise DataError(f"{where} was extracted for experiment{'s' if len(found) > 1 else ''} {names}, but "
+                        f"--experiment is {experiment}; point --data_dir at that experiment's folder")
 
 
 def read_planned_split(data_dir, split: str, expect: dict | None = None, mmap: bool = True,

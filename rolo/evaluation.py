@@ -303,10 +303,7 @@ def run(cfg, progress: bool = True) -> dict:
 def _evaluate(cfg, device, world, progress: bool) -> dict:
     ckpt_path, results_dir = resolve_paths(cfg)
     videos = cache.read_planned_split(cfg.DATA_DIR, cfg.SPLIT, dataset=cfg.get("DATASET"))
-    exps = {v.meta.get("experiment") for v in videos}
-    if exps != {cfg.EXPERIMENT}:
-        raise DataError(f"{cfg.DATA_DIR}/{cfg.SPLIT} was extracted for experiment {sorted(exps)}, but --experiment "
-                        f"is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
+    cache.require_experiment(videos, cfg.EXPERIMENT, f"{cfg.DATA_DIR}/{cfg.SPLIT}")
     inference = load_inference(ckpt_path, cfg, videos[0], device)
     model, seq_len, select = inference.model, inference.seq_len, inference.settings["SELECT"]
     cfg["HEAD"] = inference.settings["HEAD"]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import name_problem
 from .datasets.base import Sequence, read_boxes  # Sequence: its old home; the name stays importable
 from .errors import DataError
 
@@ -107,9 +108,13 @@ def read_list(path) -> list[str]:
 
     The file is UTF-8 (a BOM is allowed) or UTF-16 with its BOM; other bytes are an
     error naming the line. Names are normalised as paths (``./Alpha`` and ``Alpha/``
-    are ``Alpha``), so one video listed under two spellings is seen as listed twice.
+    are ``Alpha``), so one video listed under two spellings is seen as listed twice. A name must be
+    one folder name (:func:`rolo.cache.name_problem`): an absolute path, ``..`` or ``a/b`` is an
+    error naming the line, as the cache folder ``<OUT_DIR>/<split>/<name>`` would lie elsewhere.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"sequence list {path} is a folder, not a list file (one sequence name per line)")
     if not path.is_file():
         raise DataError(f"sequence list not found: {path}")
     data = path.read_bytes()
@@ -121,10 +126,15 @@ def read_list(path) -> list[str]:
         raise DataError(f"{path}, line {line}: not {encoding.upper().replace('-SIG', '')} text (byte "
                         f"0x{data[e.start]:02x}); save the list as UTF-8") from None
     names = []
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), start=1):
         s = line.split("#", 1)[0].strip()
         if s:
-            names.append(os.path.normpath(s).replace(os.sep, "/"))
+            name = os.path.normpath(s)
+            problem = name_problem(name)
+            if problem:  # a path would be joined as given: <out_dir>/train/<absolute> IS the sequence folder
+                raise DataError(f"{path}, line {lineno}: {s!r} {problem}; list each sequence by its folder "
+                                f"name under the OTB root (e.g. 'Crossing')")
+            names.append(name)
     if not names:
         raise DataError(f"{path}: the sequence list is empty")
     return names
@@ -210,10 +220,12 @@ class OTB:
             raise DataError(f"{name}: image folder not found: {img_dir}")
         gt = parse_groundtruth(gt_path)
         n = len(gt)
-        if n != spec.length and (self.strict or n > spec.length):
-            raise DataError(
-                f"{gt_path}: {n} ground-truth lines, but OTB-100's {spec.name} has {spec.length} "
-                f"(images {spec.start_frame}-{spec.end_frame})")
+        counts = (f"{gt_path}: {n} ground-truth lines, but OTB-100's {spec.name} has {spec.length} "
+                  f"(images {spec.start_frame}-{spec.end_frame})")
+        if n > spec.length:
+            raise DataError(counts)
+        if n < spec.length and self.strict:
+            raise DataError(f"{counts}; a shortened copy (its first frames) is read with --strict_frames false")
         numbers = np.arange(spec.start_frame, spec.start_frame + n)
         exts = [spec.ext] + [e.lstrip(".") for e in IMAGE_EXTS if e.lstrip(".") != spec.ext]
         frames = []

@@ -70,10 +70,7 @@ def masked_loss(out, y, m, head: str) -> torch.Tensor:
 
 def load_training_videos(cfg):
     videos = cache.read_planned_split(cfg.DATA_DIR, "train", dataset=cfg.get("DATASET"))
-    exps = {v.meta.get("experiment") for v in videos}
-    if exps != {cfg.EXPERIMENT}:
-        raise DataError(f"{cfg.DATA_DIR}/train was extracted for experiment {sorted(exps)}, "
-                        f"but --experiment is {cfg.EXPERIMENT}; point --data_dir at that experiment's folder")
+    cache.require_experiment(videos, cfg.EXPERIMENT, f"{cfg.DATA_DIR}/train")
     return videos
 
 

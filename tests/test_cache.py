@@ -12,6 +12,7 @@ import json
 import mmap
 import os
 import pickle
+import re
 import stat
 from pathlib import Path
 
@@ -202,6 +203,41 @@ def test_write_video_names_the_path_when_its_folder_cannot_be_made(tmp_path):
 
 # ---- write_text_atomic, ensure_writable, remove_stale_temporaries ------------------------------
 
+@pytest.mark.parametrize("name, problem", [
+    ("", "is not a folder name"), (".", "is not a folder name"), ("..", "is not a folder name"),
+    ("/tmp/otb/Crossing", "is a path, not a single folder name"), ("../../otb/Crossing", "is a path, not a single "
+                                                                   "folder name"),
+    ("a/b", "is a path, not a single folder name"), ("..\\x", "is a path, not a single folder name")])
+def test_video_dir_refuses_a_name_that_is_not_one_folder_below_the_split(tmp_path, name, problem):
+    # An absolute name would make <out>/train/<name> the dataset's own sequence folder, which write_video replaced.
+    assert cache.name_problem(name) == problem
+    with pytest.raises(DataError, match=rf"^video name {re.escape(repr(name))} {problem}; refusing to use it as a "
+                                        rf"cache folder under {re.escape(str(tmp_path / 'train'))}$"):
+        cache.video_dir(tmp_path, "train", name)
+    assert _names(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["Crossing", "Jogging-1", "airplane-1", "GOT-10k_Train_000001", "..x", "a.b",
+                                  "Größe"])
+def test_video_dir_keeps_every_real_name(tmp_path, name):
+    assert cache.name_problem(name) == ""
+    assert cache.video_dir(str(tmp_path), "test", name) == tmp_path / "test" / name
+
+
+def test_write_video_never_replaces_what_is_not_a_cached_video(tmp_path):
+    seq = tmp_path / "train" / "Crossing"  # a dataset's sequence folder where the video would go
+    (seq / "img").mkdir(parents=True)
+    (seq / "groundtruth_rect.txt").write_text("1,2,3,4\n")
+    with pytest.raises(DataError, match=rf"^refusing to replace {re.escape(str(seq))}: it exists and is not a cached "
+                                        r"video \(no meta\.json\); move it away or choose another output folder$"):
+        _write(tmp_path, "train", "Crossing")
+    assert _names(seq) == ["groundtruth_rect.txt", "img"] and _names(tmp_path / "train") == ["Crossing"]
+    (tmp_path / "train" / "File").write_text("x")
+    with pytest.raises(DataError, match=r"^refusing to replace .*/train/File: it exists"):
+        _write(tmp_path, "train", "File")
+    assert (tmp_path / "train" / "File").read_text() == "x"
+
+
 def test_write_text_atomic(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("old")
@@ -238,8 +274,13 @@ def test_ensure_writable(tmp_path, monkeypatch):
     assert folder.is_dir() and _names(folder) == []  # the probe is removed
     assert cache.ensure_writable(str(folder), "--out_dir") == folder  # existing is fine; a Path comes back
     (tmp_path / "file").write_text("")
-    with pytest.raises(DataError, match=r"^--results_dir .*/file/sub is not writable: Not a directory$"):
-        cache.ensure_writable(tmp_path / "file" / "sub", "--results_dir")
+    with pytest.raises(DataError, match=rf"^--results_dir .*/file/sub/dir cannot be made: {tmp_path / 'file'} is a file, "
+                                        r"not a folder$"):
+        cache.ensure_writable(tmp_path / "file" / "sub" / "dir", "--results_dir")
+    with pytest.raises(DataError, match=r"^--out_dir .*/file is a file, not a folder; give a folder \(new or "
+                                        r"existing\)$"):
+        cache.ensure_writable(tmp_path / "file", "--out_dir")
+    assert (tmp_path / "file").is_file()
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -551,6 +592,12 @@ def test_read_split_errors_for_missing_or_empty(tmp_path):
         cache.read_split(tmp_path, "test", names=[])
 
 
+def test_read_split_reads_no_video_outside_the_split(tmp_path):
+    _write(tmp_path, "elsewhere", "V")  # a complete video, but not in train/
+    with pytest.raises(DataError, match=r"^video name '\.\./elsewhere/V' is a path, not a single folder name; "):
+        cache.read_split(tmp_path, "train", names=["../elsewhere/V"])
+
+
 def test_read_split_reads_in_the_list_files_order(tmp_path):
     for name, order in (("A", 2), ("B", 0), ("C", 1)):
         _write(tmp_path, "train", name, order=order)
@@ -666,6 +713,20 @@ def test_cached_names_and_unplanned(tmp_path):
     assert cache.cached_names(str(tmp_path), "train") == ["A", "B", "D"]
     assert cache.unplanned(tmp_path, PLAN) == [tmp_path / "train" / "D", tmp_path / "test" / "A"]
     assert cache.unplanned(str(tmp_path), {"splits": {"train": ["A", "B", "D"]}}) == []
+
+
+def test_require_experiment_names_the_experiments_found_as_numbers():
+    def videos(*exps):
+        return [cache.VideoCache(Path(f"V{i}"), {} if e is None else {"experiment": e}, {}) for i, e in enumerate(exps)]
+
+    cache.require_experiment(videos(2, 2), 2, "d/test")
+    with pytest.raises(DataError, match=r"^d/test was extracted for experiment 2, but --experiment is 3; point "
+                                        r"--data_dir at that experiment's folder$"):
+        cache.require_experiment(videos(2), 3, "d/test")
+    with pytest.raises(DataError, match=r"^d/train was extracted for experiments 2, 3, but --experiment is 3;"):
+        cache.require_experiment(videos(3, 2, 3), 3, "d/train")
+    with pytest.raises(DataError, match=r"^d/train was extracted for experiments 1, None, but --experiment is 1;"):
+        cache.require_experiment(videos(None, 1), 1, "d/train")  # a cache from before the experiment was recorded
 
 
 def test_read_planned_split(tmp_path):

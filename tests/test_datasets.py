@@ -1,4 +1,6 @@
 """The dataset registry and each loader, on tiny trees in each dataset's exact layout (tests/dataset_trees.py)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -132,6 +134,13 @@ def test_bad_trees(tmp_path):
     (tmp_path / "g/test/GOT-10k_Test_000001/groundtruth.txt").write_text("1,2,3,4\n1,2,3,4\n")
     with pytest.raises(DataError, match=r"first frame's box only, found 2 rows"):
         get_dataset("got10k", tmp_path / "g", "test")["GOT-10k_Test_000001"]
+
+    # a list.txt line that is a path would make the cache folder <DATA_DIR>/<split>/<path> lie elsewhere
+    lst = tmp_path / "g/val/list.txt"
+    for line in ("/data/GOT-10k/val/GOT-10k_Val_000001", "../train/GOT-10k_Train_000001", ".."):
+        lst.write_text(f"GOT-10k_Val_000001\n\n{line}\n")
+        with pytest.raises(DataError, match=rf"^{lst}, line 3: {re.escape(repr(line))} is (a path|not a folder name)"):
+            get_dataset("got10k", tmp_path / "g", "val").names()
 
     make_trackingnet(tmp_path / "t")
     (tmp_path / "t/TRAIN_0/frames/a1b2c3_0/5.jpg").unlink()

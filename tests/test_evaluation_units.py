@@ -423,7 +423,7 @@ def test_report_code_follows_the_checkpoint_unless_given(tmp_path):
 
 
 def test_another_experiments_cache_or_checkpoint_is_refused(world, tmp_path):
-    with pytest.raises(DataError, match=rf"^{world.data}/test was extracted for experiment \[3\], but --experiment "
+    with pytest.raises(DataError, match=rf"^{world.data}/test was extracted for experiment 3, but --experiment "
                                         rf"is 2; point --data_dir at that experiment's folder$"):
         evaluation.run(_cfg(world.data, world.ckpt, tmp_path / "r", "--experiment", 2), progress=False)
     exp2 = _save_checkpoint(tmp_path / "exp2.pth", _model(), experiment=2)

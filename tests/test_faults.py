@@ -636,7 +636,7 @@ def test_evaluation_refuses_a_cache_made_otherwise_than_the_training_one(trained
 
 def test_evaluation_refuses_another_experiments_cache(trained, tmp_path):
     write_synthetic_cache(tmp_path / "exp3", experiment=3, n_videos=5, frames=40, n_train=2, n_test=2)
-    with pytest.raises(DataError, match=r"exp3/test was extracted for experiment \[3\], but --experiment is 1"):
+    with pytest.raises(DataError, match=r"exp3/test was extracted for experiment 3, but --experiment is 1"):
         evaluation.run(eval_config(tmp_path / "exp3", trained["ckpt"], tmp_path / "results"), progress=False)
 
 
@@ -816,7 +816,7 @@ def test_unwritable_out_dir_is_named_before_the_model(monkeypatch, capsys, otb_t
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
     code, _, err = call(monkeypatch, capsys, "dataloader.py", *dataloader_args(*otb_tree, blocker / "cache"))
-    assert_clean_error(code, err, r"--out_dir .*a-file/cache is not writable: Not a directory")
+    assert_clean_error(code, err, r"--out_dir .*a-file/cache cannot be made: .*a-file is a file, not a folder")
 
 
 @pytest.mark.slow
@@ -846,7 +846,8 @@ def test_disk_full_while_caching_names_the_path_and_leaves_nothing(tmp_path, fix
 def test_unwritable_checkpoint_dir_is_named_before_training(data_copy, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
-    with pytest.raises(DataError, match=r"--checkpoint_dir .*a-file/ckpt is not writable: Not a directory"):
+    with pytest.raises(DataError, match=r"--checkpoint_dir .*a-file/ckpt cannot be made: .*a-file is a file, "
+                                        r"not a folder"):
         training.run(train_config(data_copy, blocker / "ckpt", "--epochs", "2"), progress=False)
     assert "epoch" not in capsys.readouterr().out
 

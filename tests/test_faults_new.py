@@ -4,6 +4,7 @@ refusal naming the culprit or in the correct result, never a silently stale one.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,9 @@ def test_reproduce_refuses_a_file_as_out_dir_and_bad_epochs_in_a_quick_run(monke
     monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
     code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--out_dir",
                                                                                tmp_path / "afile"))
-    assert_clean_error(code, err, r"--out_dir .*afile.* is not writable")
+    assert_clean_error(code, err, r"--out_dir .*afile/quick cannot be made: .*afile is a file, not a folder")
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, tmp_path))
+    assert_clean_error(code, err, rf"sequence list {tmp_path} is a folder, not a list file")
     code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--epochs", "0"))
     assert_clean_error(code, err, r"--epochs: expected positive integers, got '0'")
     code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, "--quick_epochs", "x"))
@@ -262,3 +265,40 @@ def test_an_unknown_dataset_name_is_refused_before_any_work(script, monkeypatch,
     """--dataset LaSOT (a typo of a registered name) was refused only once it failed to match a cache."""
     code, _, err = call(monkeypatch, capsys, script, "--dataset", "LaSOT", "--data_dir", tmp_path / "none")
     assert_clean_error(code, err, r"--dataset: 'LaSOT' is not allowed; choose one of 'otb', 'lasot'")
+
+
+def _sequence_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot"])
+def test_a_path_in_the_list_file_is_refused_and_deletes_nothing(how, monkeypatch, capsys, tmp_path):
+    """A list line ``/data/otb2/Alpha`` made the cache folder ``<out_dir>/train/<it>`` the sequence folder itself,
+    which the dataloader replaced (its images and ground truth deleted, without --overwrite); a line
+    ``../../otb2/Alpha`` wrote outside --out_dir, and with --overwrite replaced what was there."""
+    other = tmp_path / "otb2"
+    make_otb(other, names=("Alpha",))
+    before = _sequence_files(other)
+    otb = tmp_path / "otb"
+    lst = make_otb(otb)
+    out = tmp_path / "out" / "c"
+    line = str(other / "Alpha") if how == "absolute" else "../../otb2/Alpha"
+    lst.write_text(f"# the second video is a path\nBravo\n{line}\nCharlie\n")
+    expected = rf"{lst}, line 3: '{re.escape(line)}' is a path, not a single folder name"
+    code, _, err = call(monkeypatch, capsys, "check_otb.py", "--otb_root", otb, "--list_file", lst)
+    assert_clean_error(code, err, expected)
+    monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+    for extra in ([], ["--overwrite", "true"]):
+        for script in ("dataloader.py", "dataloader_exp2.py"):
+            code, _, err = call(monkeypatch, capsys, script, *dataloader_args(otb, lst, out, "yolov8n.yaml", *extra))
+            assert_clean_error(code, err, expected)
+    assert _sequence_files(other) == before and not (tmp_path / "out").exists()
+
+
+def test_a_file_as_the_dataloaders_out_dir_is_called_a_file(monkeypatch, capsys, tmp_path):
+    lst = make_otb(tmp_path / "otb", frames=8)
+    (tmp_path / "afile").write_text("x")
+    code, _, err = call(monkeypatch, capsys, "dataloader.py", *dataloader_args(tmp_path / "otb", lst,
+                                                                                tmp_path / "afile"))
+    assert_clean_error(code, err, r"--out_dir .*afile is a file, not a folder; give a folder")
+    assert (tmp_path / "afile").read_text() == "x"

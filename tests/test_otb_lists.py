@@ -1,6 +1,6 @@
 """rolo.otb's list files and missing-name hints, byte by byte (in process: the fault tests run the
 scripts in a subprocess, which mutation testing cannot reach)."""
-import os
+import re
 
 import pytest
 
@@ -20,10 +20,12 @@ def test_read_list_encodings_comments_and_spellings(tmp_path, data):
     assert read_list(path) == ["Bird1", "Car4", "Human3", "Jogging-1"]
 
 
-def test_read_list_keeps_subfolders_with_forward_slashes(tmp_path):
+def test_read_list_refuses_subfolders_after_normalising(tmp_path):
+    # OTB names are single folder names; "c/./d" is still two folders deep once normalised
     path = tmp_path / "list.txt"
-    path.write_text(f"a{os.sep}b\nc/./d\n# x#y\n")
-    assert read_list(path) == ["a/b", "c/d"]
+    path.write_text("# x#y\nc/./d\n")
+    with pytest.raises(DataError, match=r", line 2: 'c/\./d' is a path, not a single folder name"):
+        read_list(path)
 
 
 def test_read_list_errors_name_the_file_and_line(tmp_path):
@@ -39,6 +41,28 @@ def test_read_list_errors_name_the_file_and_line(tmp_path):
         read_list(path)
     with pytest.raises(DataError, match=f"^sequence list not found: {tmp_path / 'none.txt'}$"):
         read_list(tmp_path / "none.txt")
+    with pytest.raises(DataError, match=rf"^sequence list {tmp_path} is a folder, not a list file \(one sequence "
+                                        r"name per line\)$"):
+        read_list(tmp_path)
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("/tmp/otbx2/Crossing", "is a path, not a single folder name"),  # <out>/train/<it> was the sequence folder
+    ("../../tmp/otbx/Crossing", "is a path, not a single folder name"),  # wrote outside --out_dir
+    ("..", "is not a folder name"), ("./", "is not a folder name"), ("Crossing/img", "is a path, not a single "
+                                                                    "folder name")])
+def test_a_list_line_that_is_a_path_is_refused_naming_file_and_line(tmp_path, line, problem):
+    path = tmp_path / "list.txt"
+    path.write_text(f"# two good names, then a path\nBird1\n\nCar4\n  {line}  # here\nDavid\n")
+    with pytest.raises(DataError, match=rf"^{path}, line 5: {re.escape(repr(line))} {problem}; list each sequence "
+                                        r"by its folder name under the OTB root \(e\.g\. 'Crossing'\)$"):
+        read_list(path)
+
+
+def test_names_that_look_like_paths_but_are_one_folder_are_kept(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_text("./Alpha\nBeta/\nGamma/./\nx/../Delta\n..Eps\n")
+    assert read_list(path) == ["Alpha", "Beta", "Gamma", "Delta", "..Eps"]
 
 
 def test_a_missing_sequence_suggests_the_closest_name(tmp_path):
@@ -159,3 +183,24 @@ def test_check_reports_every_problem_at_once(tmp_path, otb_sample):
                         f"sequence folder not found: {tmp_path / 'Nowhere'} ('Nowhere' is not an OTB-100 sequence)",
                         "sequence 'Jogging' has two targets; list it as 'Jogging-1' or 'Jogging-2'"]
     assert OTB(tmp_path, strict=False).check(["Crossing"])[:1] == problems[:1]
+
+
+def test_a_shortened_table_sequence_names_strict_frames_and_a_longer_one_does_not(tmp_path):
+    (tmp_path / "Crossing" / "img").mkdir(parents=True)
+    for i in range(1, 4):
+        (tmp_path / "Crossing" / "img" / f"{i:04d}.jpg").write_bytes(b"x")
+    gt = tmp_path / "Crossing" / "groundtruth_rect.txt"
+    gt.write_text("1,2,3,4\n" * 3)
+    with pytest.raises(DataError, match=rf"^{gt}: 3 ground-truth lines, but OTB-100's Crossing has 120 \(images 1-120\); "
+                                        r"a shortened copy \(its first frames\) is read with --strict_frames false$"):
+        OTB(tmp_path)["Crossing"]
+    assert len(OTB(tmp_path, strict=False)["Crossing"]) == 3
+    gt.write_text("1,2,3,4\n" * 121)  # more lines than the benchmark has: no copy is longer, no hint
+    for strict in (True, False):
+        with pytest.raises(DataError, match=rf"^{gt}: 121 ground-truth lines, but OTB-100's Crossing has 120 "
+                                            r"\(images 1-120\)$"):
+            OTB(tmp_path, strict=strict)["Crossing"]
+    for i in range(4, 121):
+        (tmp_path / "Crossing" / "img" / f"{i:04d}.jpg").write_bytes(b"x")
+    gt.write_text("1,2,3,4\n" * 120)
+    assert len(OTB(tmp_path)["Crossing"]) == 120

@@ -75,7 +75,7 @@ def test_resume_refuses_other_settings(repo_root, synth):
 
 def test_wrong_experiment_cache_is_refused(repo_root, synth):
     cfg = train_cfg(repo_root, synth, "--experiment", "3")
-    with pytest.raises(DataError, match="extracted for experiment \\[1\\], but --experiment is 3"):
+    with pytest.raises(DataError, match="extracted for experiment 1, but --experiment is 3"):
         training.run(cfg, progress=False)
 
 

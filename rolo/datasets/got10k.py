@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cache import name_problem
 from ..errors import DataError
 from .base import Dataset, Problems, Sequence, first_box_only, numbered_images, read_boxes, read_labels
 
@@ -52,7 +53,15 @@ class GOT10k(Dataset):
         list_file = self.root / self.split / "list.txt"
         if not list_file.is_file():
             raise DataError(f"GOT-10k split list not found: {list_file}")
-        names = [s.strip() for s in list_file.read_text(encoding="utf-8").splitlines() if s.strip()]
+        names = []
+        for lineno, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
+            name = line.strip()
+            if not name:
+                continue
+            problem = name_problem(name)
+            if problem:  # joined as given, a path would put the cache folder outside DATA_DIR/<split>
+                raise DataError(f"{list_file}, line {lineno}: {name!r} {problem}; list each video by its folder name")
+            names.append(name)
         if not names:
             raise DataError(f"{list_file}: the list is empty")
         return names
