@@ -14,7 +14,7 @@ run's experiment and epochs, "rolo" = the original ROLO paper (report's
 Table 4), "all" = both (AOS only, so --metric aos).
 
 Example:
-    python compare.py results/exp3_100 results/exp3_30 --reference all
+    python compare.py results/exp3_100_test results/exp3_30_test --reference all
 """
 import sys
 

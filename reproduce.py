@@ -19,8 +19,8 @@ CONF = 0.25                        # detection confidence threshold, as in the d
 TOP_K = 10                         # detections cached per frame, as in the dataloaders
 DEVICE = "auto"                    # "auto" = CUDA when available, else CPU
 BATCH_SIZE = 16                    # frames per YOLO forward pass
-N_TRAIN = 22                       # experiment 1's training videos (the report's 22)
-N_TEST = 8                         # experiment 1's test videos (the report's 8); the rest of the list is eval
+N_TRAIN = 22                       # exp 1's training videos (the report's 22); exps 2, 3: the first N_TRAIN+N_TEST
+N_TEST = 8                         # exp 1: the next N_TEST test; exps 2, 3: all N_TRAIN+N_TEST test too; the rest: eval
 LABEL_EVERY = 3                    # experiments 2/3: every third frame / label trains, as in the report
 STRICT_FRAMES = True               # ground truth must match OTB-100's frame table (False: shortened copies)
 EXPERIMENTS = "1,2,3"              # which experiments to run (Table 4 needs 3)

@@ -76,6 +76,15 @@ def test_help_shows_each_constants_comment(capsys, repo_root):
         assert not missing, f"{name}: constants without a one-line comment: {missing}"
 
 
+def test_split_sizes_help_says_what_they_mean_in_every_experiment(repo_root):
+    """The help said "experiment 1:" only, but in experiments 2 and 3 the first N_TRAIN + N_TEST videos train
+    and test (rolo.splits.video_names), so N_TEST decides the eval split there too."""
+    for name in ("dataloader.py", "dataloader_exp2.py", "dataloader_exp3.py", "reproduce.py"):
+        comments = config.constant_comments(repo_root / name)
+        assert "exps 2, 3: the first N_TRAIN+N_TEST" in comments["N_TRAIN"], name
+        assert comments["N_TEST"].endswith("exps 2, 3: all N_TRAIN+N_TEST test too; the rest: eval"), name
+
+
 @pytest.mark.parametrize("argv, resume, epochs", [
     (["--resume"], True, 100),                          # alone, at the end
     (["--resume", "--epochs", "3"], True, 3),            # alone, before another flag

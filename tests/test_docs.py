@@ -221,3 +221,17 @@ def test_every_docs_page_is_one_click_from_the_readme_and_every_link_resolves():
         for target in link.findall(path.read_text(encoding="utf-8")):
             if "://" not in target and not target.startswith("mailto:"):
                 assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
+
+
+def test_compares_example_names_the_folders_evaluation_writes_and_its_output_is_ignored():
+    """compare.py's --help example quoted results/exp3_100, but evaluation names the folder after the split too."""
+    from rolo import evaluation
+
+    g = runpy.run_path(str(REPO / "compare.py"), run_name="not_main")
+    example = re.search(r"python compare\.py (.*)", g["__doc__"].split("Example:")[1]).group(1).split()
+    folders = [a for a in example if not a.startswith("--") and a != "all"]
+    ev = runpy.run_path(str(REPO / "evaluation.py"), run_name="not_main")
+    written = {str(evaluation.resolve_paths(config.from_script(ev, ["--experiment", "3", "--epochs", e]))[1])
+               for e in ("10", "30", "100")}
+    assert folders and set(folders) <= written, (folders, written)
+    assert f"/{g['OUT']}/" in (REPO / ".gitignore").read_text().splitlines()
