@@ -15,6 +15,7 @@ def run(main: Callable[[Mapping[str, Any], list | None], Any], script_globals: M
     except RoloError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        # A stage may say what it kept and how to continue (training: the epoch --resume true restarts at).
+        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         raise SystemExit(130) from None

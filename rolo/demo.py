@@ -187,6 +187,9 @@ def run(cfg, scripts_dir) -> dict:
                            epochs=cfg.LSTM_EPOCHS, batch_size=cfg.LSTM_BATCH_SIZE, lr=cfg.LSTM_LR,
                            hidden=cfg.LSTM_HIDDEN, inputs=cfg.LSTM_INPUTS, residual=cfg.LSTM_RESIDUAL,
                            seed=cfg.SEED, device=cfg.DEVICE, cache_mode="ram"))
+    # The demo trains afresh on the cache it has just cut: a killed demo's resumable state is another run's,
+    # and training refuses to overwrite it unasked.
+    training.resume_path(training.checkpoint_path(ckpt_dir, tr.EXPERIMENT, tr.EPOCHS, tr.HEAD)).unlink(missing_ok=True)
     checkpoint = training.run(tr)
     clock.stop()
 

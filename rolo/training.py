@@ -184,6 +184,13 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
 def _train(cfg, device, world, progress, on_epoch) -> Path:
     videos = load_training_videos(cfg)
     feature_dim = videos[0].meta["feature_dim"]
+    final = checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT, cfg.EPOCHS, cfg.HEAD)
+    last = resume_path(final)
+    if not cfg.RESUME:  # before the cache is loaded, which may take long
+        # Rank 0 reads the file and every rank takes its verdict, so that all stop or all go on together.
+        refusal = distributed.broadcast_object(fresh_start_refusal(last, cfg.EPOCHS) if world.is_main else None)
+        if refusal:
+            raise DataError(refusal)
     # Each rank of a node holds its own RAM copy: "auto" shares the free memory among them.
     behaviour = Behaviour.from_settings(cfg)
     store = make_store(videos, cfg.SEQ_LEN, head=cfg.HEAD, device=device, mode=cfg.CACHE_MODE,
@@ -192,8 +199,6 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
     n = len(store)
     if n == 0:
         raise DataError(f"{cfg.DATA_DIR}/train has no labelled window of SEQ_LEN={cfg.SEQ_LEN} frames")
-    final = checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT, cfg.EPOCHS, cfg.HEAD)
-    last = resume_path(final)
     cache.ensure_writable(cfg.CHECKPOINT_DIR, "--checkpoint_dir")
     extraction = cache.extraction_settings(videos[0])
 
@@ -223,27 +228,76 @@ def _train(cfg, device, world, progress, on_epoch) -> Path:
     print(f"{len(videos)} videos, {sum(len(v) for v in videos)} frames, {n} windows of {cfg.SEQ_LEN}; "
           f"{type(store).__name__} on {device}; {behaviour.describe()}")
     t0 = time.perf_counter()
-    for epoch in range(start, cfg.EPOCHS):
-        g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
-        perm = torch.randperm(n, generator=g).to(device)
-        epoch_loss = train_epoch(net, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
-                                 desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", shard=shard).item()
-        if not all(distributed.all_gather_objects(math.isfinite(epoch_loss))):  # every rank stops together
-            raise DataError(nonfinite_loss_message(epoch_loss, epoch + 1, last, saved))
-        history.append(epoch_loss)
-        print(f"epoch {epoch + 1:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  ({time.perf_counter() - t0:.1f}s)")
-        done = epoch + 1
-        if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
-            if world.is_main:
-                save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction, world), last)
-            saved = done
-        if on_epoch is not None:
-            on_epoch(done, model)
-    if world.is_main:
-        save_atomic(_state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction, world), final)
+    try:
+        for epoch in range(start, cfg.EPOCHS):
+            t_epoch = time.perf_counter()
+            g = torch.Generator().manual_seed(cfg.SEED * 1_000_003 + epoch)
+            perm = torch.randperm(n, generator=g).to(device)
+            epoch_loss = train_epoch(net, opt, store, perm, cfg.BATCH_SIZE, cfg.HEAD, progress=progress,
+                                     desc=f"epoch {epoch + 1}/{cfg.EPOCHS}", shard=shard).item()
+            if not all(distributed.all_gather_objects(math.isfinite(epoch_loss))):  # every rank stops together
+                raise DataError(nonfinite_loss_message(epoch_loss, epoch + 1, last, saved))
+            history.append(epoch_loss)
+            done = epoch + 1
+            print(f"epoch {done:4d}/{cfg.EPOCHS}  loss {epoch_loss:.6f}  "
+                  f"({epoch_timing(time.perf_counter(), t_epoch, t0, done - start, cfg.EPOCHS - done)})")
+            if done % cfg.SAVE_EVERY == 0 or done == cfg.EPOCHS:
+                if world.is_main:
+                    save_atomic(_state(model, opt, cfg, feature_dim, history, done, extraction, world), last)
+                saved = done
+            if on_epoch is not None:
+                on_epoch(done, model)
+        if world.is_main:
+            save_atomic(_state(model, None, cfg, feature_dim, history, cfg.EPOCHS, extraction, world), final)
+    except KeyboardInterrupt:
+        # cli.run prints the message after "interrupted": what was kept, and how to go on from it.
+        raise KeyboardInterrupt(interrupted_message(last, saved, cfg.EPOCHS, cfg.SAVE_EVERY)) from None
     distributed.barrier()  # no rank returns a path that rank 0 has not written yet
     print(f"saved {final}")
     return final
+
+
+def epoch_timing(now: float, t_epoch: float, t0: float, epochs_run: int, epochs_left: int) -> str:
+    """"0.15 s, 4.4 s elapsed, ~3 s left": this epoch's seconds, the run's so far (this process's: a
+    resumed run counts from its restart) and the rest at the mean pace of the epochs run so far."""
+    elapsed = now - t0
+    text = f"{now - t_epoch:.2f} s, {elapsed:.1f} s elapsed"
+    if epochs_left:
+        text += f", ~{duration(elapsed / epochs_run * epochs_left)} left"
+    return text
+
+
+def duration(seconds: float) -> str:
+    """A rounded time for people: "42 s", "17 min", "2.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def fresh_start_refusal(last: Path, epochs: int) -> str | None:
+    """Why a run without --resume must not start: ``last`` holds an unfinished run (or cannot be read),
+    and starting over would overwrite it at the first save. None when nothing would be lost (no file, or
+    a finished run, whose weights are also in the final checkpoint; that is said, then replaced)."""
+    if not last.is_file():
+        return None
+    ways = "pass --resume true to continue it, or delete it or pass another --checkpoint_dir to start over"
+    try:
+        held = int(load_checkpoint(last)["epoch"])
+    except (DataError, KeyError, TypeError, ValueError) as e:
+        return f"{last} is there but cannot be resumed ({e}); delete it or pass another --checkpoint_dir"
+    if held < epochs:
+        return (f"{last} holds an unfinished run at epoch {held}/{epochs}, which this run would overwrite: {ways}")
+    print(f"note: {last} holds a finished run ({held}/{epochs} epochs); this run starts over and replaces it")
+    return None
+
+
+def interrupted_message(last: Path, saved: int | None, epochs: int, save_every: int) -> str:
+    if saved is None:
+        return (f"no resumable checkpoint of this run was saved yet (one every --save_every {save_every} epochs), "
+                f"so nothing of it is kept")
+    return f"{last} holds epoch {saved}/{epochs}; the same command with --resume true continues from epoch {saved}"
 
 
 def nonfinite_loss_message(loss: float, epoch: int, last: Path, saved: int | None) -> str:

@@ -1,10 +1,11 @@
+import re
 import runpy
 
 import numpy as np
 import pytest
 import torch
 
-from rolo import cache, config, evaluation, training
+from rolo import cache, cli, config, evaluation, training
 from rolo.errors import DataError
 from rolo.model import load_for_inference
 from rolo.synthetic_cache import write_synthetic_cache
@@ -113,3 +114,69 @@ def test_box_only_residual_training_and_evaluation_end_to_end(repo_root, synth):
     video = cache.read_split(cfg.DATA_DIR, "test")[0]
     p = evaluation.evaluate_video(model, video, seq_len=seq_len, head="coord", device="cpu")
     assert np.isfinite(p["online"]).all() and p["online"].shape == p["gt"].shape
+
+
+def interrupt_after(epoch: int):
+    """``on_epoch`` that stops the run like Ctrl-C once ``epoch`` epochs are done."""
+    def on_epoch(done, model):
+        if done == epoch:
+            raise KeyboardInterrupt
+    return on_epoch
+
+
+def test_a_rerun_without_resume_refuses_to_overwrite_an_unfinished_run(repo_root, synth, capsys):
+    args = ["--epochs", "4", "--batch_size", "8", "--save_every", "2"]
+    with pytest.raises(KeyboardInterrupt) as stop:
+        training.run(train_cfg(repo_root, synth, *args), progress=False, on_epoch=interrupt_after(3))
+    last = synth / "ckpt" / "rolo_lstm_exp1_4.last.pth"
+    assert str(stop.value) == f"{last} holds epoch 2/4; the same command with --resume true continues from epoch 2"
+    kept = last.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(DataError, match=f"{last} holds an unfinished run at epoch 2/4, which this run would "
+                                        "overwrite: pass --resume true to continue it, or delete it or pass "
+                                        "another --checkpoint_dir to start over"):
+        training.run(train_cfg(repo_root, synth, *args), progress=False)
+    assert last.read_bytes() == kept and "loss" not in capsys.readouterr().out  # nothing trained, nothing written
+    training.run(train_cfg(repo_root, synth, *args, "--resume", "true"), progress=False)
+    # A finished run is in its final checkpoint too: a rerun starts over, and says what it replaces.
+    training.run(train_cfg(repo_root, synth, *args), progress=False)
+    out = capsys.readouterr().out
+    assert f"note: {last} holds a finished run (4/4 epochs); this run starts over and replaces it" in out
+    assert "epoch    1/4" in out
+
+
+def test_an_unreadable_resumable_checkpoint_is_named_not_overwritten(repo_root, synth):
+    last = synth / "ckpt" / "rolo_lstm_exp1_2.last.pth"
+    last.parent.mkdir()
+    last.write_bytes(b"half a zip")
+    with pytest.raises(DataError, match=f"{last} is there but cannot be resumed \\(checkpoint .* is corrupt.*\\); "
+                                        "delete it or pass another --checkpoint_dir"):
+        training.run(train_cfg(repo_root, synth, "--epochs", "2"), progress=False)
+    assert last.read_bytes() == b"half a zip"
+
+
+def test_an_interrupt_before_the_first_checkpoint_says_nothing_is_kept(repo_root, synth):
+    with pytest.raises(KeyboardInterrupt, match="no resumable checkpoint of this run was saved yet \\(one every "
+                                                "--save_every 5 epochs\\), so nothing of it is kept"):
+        training.run(train_cfg(repo_root, synth, "--epochs", "6", "--batch_size", "8"), progress=False,
+                     on_epoch=interrupt_after(1))
+
+
+def test_the_epoch_line_gives_the_epochs_time_the_elapsed_time_and_what_is_left(repo_root, synth, capsys):
+    assert training.epoch_timing(10.0, 9.5, 0.0, 4, 6) == "0.50 s, 10.0 s elapsed, ~15 s left"
+    assert training.epoch_timing(400.0, 399.0, 0.0, 2, 1) == "1.00 s, 400.0 s elapsed, ~3 min left"
+    assert training.epoch_timing(10.0, 9.5, 0.0, 4, 0) == "0.50 s, 10.0 s elapsed"  # the last epoch
+    training.run(train_cfg(repo_root, synth, "--epochs", "2", "--batch_size", "8"), progress=False)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
+    assert len(lines) == 2
+    assert re.fullmatch(r"epoch    1/2  loss \d+\.\d{6}  \(\d+\.\d\d s, \d+\.\d s elapsed, ~\d+ s left\)", lines[0])
+    assert re.fullmatch(r"epoch    2/2  loss \d+\.\d{6}  \(\d+\.\d\d s, \d+\.\d s elapsed\)", lines[1])
+
+
+def test_cli_says_what_an_interrupted_stage_kept(capsys):
+    def stopped(script_globals, argv):
+        raise KeyboardInterrupt("x.last.pth holds epoch 6/40")
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(stopped, {})
+    assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted: x.last.pth holds epoch 6/40\n"
