@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def int_list(flag: str, text: str) -> list[int]:
         raise ConfigError(f"{flag}: expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise ConfigError(f"{flag}: expected positive integers, got {text!r}")
-    return sorted(set(values))
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # "1,1" is more likely a typo for "1,2" than a wish to run 1 once
+        raise ConfigError(f"{flag}: {', '.join(map(str, twice))} given more than once in {text!r}; give each once")
+    return sorted(values)
 
 
 # ---- the shared detector passes ----------------------------------------------
@@ -215,7 +219,9 @@ def _stage_config(scripts_dir: Path, script: str, checks: dict, flags: dict) -> 
 class Plan:
     """Folders, sequences and work of one reproduction run."""
 
-    def __init__(self, cfg, scripts_dir: Path):
+    def __init__(self, cfg, scripts_dir: Path, scratch: Path | None = None):
+        """``scratch``: a folder for the quick run's shortened tree instead of OUT_DIR, which is then
+        neither created nor written (--plan_only)."""
         from .otb import read_list
 
         self.cfg, self.scripts_dir = cfg, scripts_dir
@@ -232,10 +238,12 @@ class Plan:
             raise ConfigError(f"--quick_frames {cfg.QUICK_FRAMES}: experiment 2 trains on one frame in "
                               f"{cfg.LABEL_EVERY}, so its training windows (SEQ_LEN={cfg.SEQ_LEN}) need at least {need} frames")
         self.names = read_list(cfg.LIST_FILE)
-        cache.ensure_writable(self.root, "--out_dir")
+        if scratch is None:
+            cache.ensure_writable(self.root, "--out_dir")
         self.otb_root, self.strict = Path(cfg.OTB_ROOT), cfg.STRICT_FRAMES
         if cfg.QUICK:
-            self.otb_root = quick_tree(cfg.OTB_ROOT, self.names, cfg.QUICK_FRAMES, self.root / "otb", cfg.STRICT_FRAMES)
+            self.otb_root = quick_tree(cfg.OTB_ROOT, self.names, cfg.QUICK_FRAMES, (scratch or self.root) / "otb",
+                                       cfg.STRICT_FRAMES)
             self.strict = False
         self.settings = {k: cfg.get(k, cache.SETTING_DEFAULTS.get(k)) for k in cache.EXTRACTION_KEYS}
         self.data_digest = data_digest(self.otb_root, self.names, self.strict)
@@ -398,8 +406,14 @@ def window_counts(plan: Plan) -> dict[int, int]:
     return out | {"frames": lengths}
 
 
-def time_training_step(feature_dim: int, cfg, head: str, device, steps: int = 20) -> float:
-    """Seconds per training window on this machine: a few Adam steps of the run's model size."""
+TIMING_ROUNDS, TIMING_STEPS = 5, 10  # the estimate's training speed: the median of 5 timings of 10 steps
+
+
+def time_training_step(feature_dim: int, cfg, head: str, device, rounds: int = TIMING_ROUNDS,
+                       steps: int = TIMING_STEPS) -> float:
+    """Seconds per training window on this machine now: the median of ``rounds`` timings of ``steps``
+    Adam steps of the run's model size. The median steadies it against a moment of other work on the
+    machine (one timing of 20 steps on a shared CPU swung from 7 to 95 ms), not against lasting load."""
     import torch
 
     from .model import ROLO, head_dims
@@ -412,19 +426,22 @@ def time_training_step(feature_dim: int, cfg, head: str, device, steps: int = 20
     x = torch.rand(b, cfg.SEQ_LEN, feature_dim + box_in, device=device)
     y = torch.rand(b, cfg.SEQ_LEN, out, device=device)
     m = torch.ones(b, cfg.SEQ_LEN, dtype=torch.bool, device=device)
-    t0 = 0.0
-    for i in range(steps + 3):
-        if i == 3:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        loss = masked_loss(model(x), y, m, head)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps / b
+
+    def step_seconds(n: int) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            loss = masked_loss(model(x), y, m, head)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / n
+
+    step_seconds(3)  # warm-up: first-call allocations and kernel choices
+    return float(np.median([step_seconds(steps) for _ in range(rounds)])) / b
 
 
 def estimate(plan: Plan, store: DetectionStore) -> dict:
@@ -482,33 +499,35 @@ def print_plan(plan: Plan, est: dict) -> None:
         print(f"  train ROLO-heatmap (experiment 3): {est['heatmap_windows']} windows x {est['epochs']} epochs")
     print(f"  evaluate {len(plan.evaluations())} checkpoint/split pairs, then write REPRODUCTION.md and .csv")
     s = est["seconds"]
-    print(f"estimated time on {est['device']}: {_duration(sum(s.values()))} (extraction {_duration(s['extraction'])} "
-          f"at {1000 * est['seconds_per_frame']:.1f} ms/frame, training {_duration(s['training'])} at "
-          f"{1000 * est['seconds_per_window']:.2f} ms/window, evaluation {_duration(s['evaluation'])}; "
-          f"measured just now on the first batch and {20} training steps)", flush=True)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    t = {k: training.duration(v) for k, v in s.items()}
+    print(f"estimated time on {est['device']}: {training.duration(sum(s.values()))} (extraction {t['extraction']} "
+          f"at {1000 * est['seconds_per_frame']:.1f} ms/frame, training {t['training']} at "
+          f"{1000 * est['seconds_per_window']:.2f} ms/window, evaluation {t['evaluation']})\n"
+          f"  measured on this machine just now (the first batch of frames; the median of {TIMING_ROUNDS} timings "
+          f"of {TIMING_STEPS} training steps): other work running on it now or later moves it", flush=True)
 
 
 # ---- the run ----------------------------------------------------------------
 
-def run(cfg, scripts_dir: Path) -> dict:
-    """Run (or resume) every stage; returns the tables' data, also written as REPRODUCTION.md/.csv."""
-    plan = Plan(cfg, scripts_dir)
-    store = DetectionStore(plan.root / "detections", plan.settings, cfg.BATCH_SIZE)
-    stages = Stages(plan.mode_dir / "stages")
-    cache_stages = Stages(plan.root / "stages", shared=stages)
-    t0 = time.perf_counter()
+def plan_and_estimate(plan: Plan) -> tuple[DetectionStore, dict]:
+    """The shared detection store (nothing written yet) and the estimate, printed with the plan."""
+    store = DetectionStore(plan.root / "detections", plan.settings, plan.cfg.BATCH_SIZE)
     est = estimate(plan, store)
     print_plan(plan, est)
+    return store, est
+
+
+def run(cfg, scripts_dir: Path) -> dict:
+    """Run (or resume) every stage; returns the tables' data, also written as REPRODUCTION.md/.csv."""
+    t0 = time.perf_counter()
     if cfg.PLAN_ONLY:
-        return {"plan": est}
+        # Nothing is written under OUT_DIR; a quick run's shortened tree lives in a scratch folder meanwhile.
+        with tempfile.TemporaryDirectory(prefix="rolo-plan-") as scratch:
+            return {"plan": plan_and_estimate(Plan(cfg, scripts_dir, scratch=Path(scratch)))[1]}
+    plan = Plan(cfg, scripts_dir)
+    store, est = plan_and_estimate(plan)
+    stages = Stages(plan.mode_dir / "stages")
+    cache_stages = Stages(plan.root / "stages", shared=stages)
     clock = {}
     for e in plan.experiments:
         t = time.perf_counter()

@@ -97,6 +97,32 @@ def test_reproduce_refuses_a_file_as_out_dir_and_bad_epochs_in_a_quick_run(monke
     assert_clean_error(code, err, r"--quick_epochs: expected comma-separated integers")
 
 
+@pytest.mark.parametrize("flag, value, twice", [("--experiments", "1,3,1", "1"), ("--epochs", "10,30,10,30", "10, 30"),
+                                               ("--quick_epochs", "2,2", "2")])
+def test_reproduce_refuses_a_number_given_twice(monkeypatch, capsys, tmp_path, flag, value, twice):
+    """--experiments 1,1 ran experiment 1 once, silently: more likely a typo for 1,2."""
+    lst = make_otb(tmp_path / "otb", frames=8)
+    monkeypatch.setattr(extractor, "YOLOv8FeatureExtractor", _no_model)
+    code, _, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(tmp_path, lst, flag, value))
+    assert_clean_error(code, err, f"{flag}: {twice} given more than once in '{value}'; give each once")
+
+
+def test_plan_only_writes_nothing_and_says_its_estimate_is_of_this_machine_now(monkeypatch, capsys, tmp_path):
+    """--plan_only left an empty OUT_DIR behind (and, with --quick, the shortened tree of links)."""
+    import tempfile
+
+    lst = make_otb(tmp_path / "otb", frames=8)
+    (tmp_path / "scratch").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    code, out, err = call(monkeypatch, capsys, "reproduce.py", *_reproduce_args(
+        tmp_path, lst, "--out_dir", tmp_path / "out", "--device", "cpu", "--hidden", "16", "--plan_only"))
+    assert code == 0, err
+    assert not (tmp_path / "out").exists() and not list((tmp_path / "scratch").glob("rolo-plan-*"))
+    assert "estimated time on cpu: " in out
+    assert ("measured on this machine just now (the first batch of frames; the median of 5 timings of 10 training "
+            "steps): other work running on it now or later moves it") in out
+
+
 @pytest.mark.parametrize("flags", [{"ZERO_UNDETECTED": False}, {"DROP_LAST_WINDOW": False, "REPORT_HEATMAP": False}])
 def test_report_code_beside_a_switch_given_off_is_refused(flags):
     cfg = Config(REPORT_CODE=True, ZERO_UNDETECTED=False, DROP_LAST_WINDOW=False, REPORT_HEATMAP=False)

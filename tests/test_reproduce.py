@@ -120,3 +120,16 @@ def test_table_4_sets_ours_once_beside_the_reports_two_columns():
     assert "| Secuencia | ROLO | ROLO (nuestro) | ours (exp 3, 100 ep) |" in md
     assert "| Human2 | 0.545 | 0.812 | 0.700 |" in md and "| Gym | 0.599 | 0.697 | - |" in md
     assert "+0.155 vs ROLO (1 rows); -0.112 vs ROLO (nuestro) (1 rows)" in md
+
+
+def test_the_training_speed_is_the_median_of_several_timings(monkeypatch):
+    """One timing of 20 steps swung from 7 to 95 ms a window on a shared CPU; the median of 5 resists one slow."""
+    import torch
+
+    from rolo import reproduce
+
+    ticks = iter([0, 0] + [t for per_step in (1, 100, 2, 3, 4) for t in (0, 10 * per_step)])  # warm-up, then 5 x 10
+    monkeypatch.setattr(reproduce.time, "perf_counter", lambda: next(ticks))
+    cfg = Config(HIDDEN=8, LR=1e-3, TRAIN_BATCH_SIZE=2, SEQ_LEN=3)
+    assert reproduce.time_training_step(4, cfg, "coord", torch.device("cpu")) == 3 / 2  # median step / batch
+    assert next(ticks, None) is None  # every timing was taken
