@@ -16,8 +16,7 @@ SOURCE = ""                        # video file, folder of frames, OTB sequence 
 INIT = ""                          # first-frame box "x,y,w,h" in pixels; empty = OTB ground truth, else selectROI
 CHECKPOINT = "checkpoints/rolo_lstm_exp3_100.pth"  # any checkpoint of train.py / train_exp3.py (either head)
 WEIGHTS = "yolov8s.pt"             # unless given, the checkpoint's (its cache's); a .pt can run code: trusted only
-SELECT = "auto"                    # detection fed to the LSTM: "confidence" (report), "target" (follows the target),
-                                   # "auto" = the checkpoint's training rule ("confidence" for the report's)
+SELECT = "auto"                    # detection fed to the LSTM: "confidence" (report), "target" (follows it), "auto" (the checkpoint's rule)
 OUT_DIR = "results/track"          # result file, annotated video and summary go here
 OTB_ROOT = "OTB100"                # where an OTB sequence name is looked up
 STRICT_FRAMES = True               # as in the dataloaders (False: accept shortened OTB copies)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from rolo import config
@@ -74,6 +76,11 @@ def test_help_shows_each_constants_comment(capsys, repo_root):
         assert len(lines) == len(config.script_constants(g)) > 0, name
         missing = [ln.split()[0] for ln in lines if "  # " not in ln]
         assert not missing, f"{name}: constants without a one-line comment: {missing}"
+        # --help shows a constant's own line only: a comment continued on the next line would be cut off
+        src = (repo_root / name).read_text(encoding="utf-8").splitlines()
+        cut = [a.split()[0] for a, b in zip(src, src[1:])
+               if re.match(r"[A-Z][A-Z0-9_]* = .*#", a) and b[:1].isspace() and b.lstrip().startswith("#")]
+        assert not cut, f"{name}: comments continued on the next line, which --help cuts off: {cut}"
 
 
 def test_split_sizes_help_says_what_they_mean_in_every_experiment(repo_root):
