@@ -39,6 +39,7 @@ import torch
 
 from . import config
 from .boxes import cxcywh_norm_to_xywh, xywh_to_cxcywh_norm
+from .cache import write_text_atomic
 from .errors import ConfigError, DataError
 from .evaluation import decode
 from .model import DEFAULT_SEQ_LEN, given_settings, load_for_inference
@@ -147,6 +148,7 @@ class RoloTracker:
         tracker = cls(model.to(extractor.device), extractor, seq_len=inference.seq_len, select=s["SELECT"],
                       threshold=threshold, device=extractor.device, behaviour=Behaviour.from_settings(s))
         tracker.weights = s["WEIGHTS"]
+        tracker.extraction = {k: s[k] for k in ("WEIGHTS", "IMG_SIZE", "CONF")}  # what runs, for the settings echo
         return tracker
 
     # ---- the got10k interface ------------------------------------------------
@@ -359,6 +361,19 @@ def parse_box_xywh(text: str, flag: str = "--init") -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+def _check_overlaps_frame(box_xywh: np.ndarray, frame) -> np.ndarray:
+    """``box_xywh`` if it overlaps ``frame``, else a ConfigError naming both.
+
+    Partly outside is allowed (a target at an image border); wholly outside would
+    start the LSTM on a box it can never see, and score frame 1 as if the user had given it."""
+    w, h = _frame_size(frame)
+    x, y, bw, bh = box_xywh
+    if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+        raise ConfigError(f"--init {','.join(f'{v:g}' for v in box_xywh)}: the box lies wholly outside the first "
+                          f"frame, which is {w}x{h} pixels; give x,y,w,h in that frame's pixels")
+    return box_xywh
+
+
 def display_available() -> bool:
     """Whether OpenCV can open a window here (not with opencv-python-headless, nor without a display)."""
     import cv2
@@ -390,7 +405,7 @@ def select_roi(frame) -> np.ndarray:
 def initial_box(init: str, source: Source, first_frame, select_fn: Callable = select_roi) -> tuple[np.ndarray, str]:
     """Frame 1's box and where it came from: --init, else the ground truth, else selectROI."""
     if str(init).strip():
-        return parse_box_xywh(init), "--init"
+        return _check_overlaps_frame(parse_box_xywh(init), first_frame), "--init"
     if source.gt is not None:
         return np.asarray(source.gt[0], np.float64), "ground truth"
     return select_fn(first_frame), "selectROI"
@@ -399,13 +414,13 @@ def initial_box(init: str, source: Source, first_frame, select_fn: Callable = se
 # ---- track.py ------------------------------------------------------------------------
 
 def main(script_globals, argv=None):
-    cfg = config.from_script(script_globals, argv, checks=CHECKS)
-    cfg.show("tracking settings")
-    return run(cfg)
+    return run(config.from_script(script_globals, argv, checks=CHECKS))  # run() shows the settings it resolves
 
 
-def _tracked_frames(tracker, first, frames, box0, gt, *, limit, draw: bool, show: bool, bar):
-    """Run the tracker over the frames, yielding the annotated ones (None when not drawing)."""
+def _tracked_frames(tracker, first, frames, box0, gt, *, limit, draw: bool, show: bool, bar, stoppable: bool):
+    """Run the tracker over the frames, yielding the annotated ones (None when not drawing).
+
+    ``stoppable``: q or Ctrl-C ends the frames (an endless source) rather than raising."""
     from . import plots
 
     def out(frame, i):
@@ -428,6 +443,8 @@ def _tracked_frames(tracker, first, frames, box0, gt, *, limit, draw: bool, show
             bar.update(1)
             yield out(frame, i)
     except (KeyboardInterrupt, _Quit):
+        if not stoppable:
+            raise
         return  # keep what was tracked: the results are still written
 
 
@@ -471,6 +488,7 @@ def run(cfg, progress: bool = True) -> dict:
                                               select=cfg.SELECT, threshold=cfg.HEATMAP_THRESHOLD)
         if "REPORT_CODE" in cfg.given:  # told otherwise than the checkpoint
             tracker.behaviour = Behaviour.from_settings({"REPORT_CODE": cfg.REPORT_CODE})
+        _show_settings(cfg, tracker)
         out_dir = Path(cfg.OUT_DIR)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -479,17 +497,29 @@ def run(cfg, progress: bool = True) -> dict:
         print(f"tracking {source.kind} {source.name!r} from {box_from} box {box0.round(2).tolist()} with "
               f"{tracker!r}")
         total = min([n for n in (source.length, cfg.MAX_FRAMES) if n], default=None)
+        # The video grows frame by frame: into a temporary (".mp4" last, OpenCV picks the container by it),
+        # renamed once the tracking is complete, so a stopped run never leaves half a video in its place.
+        video_tmp = out_dir / f".{source.name}.tmp.mp4" if cfg.VIDEO else None
         wall = time.perf_counter()
-        with tqdm(total=total, desc=f"tracking {source.name}", unit="frame", disable=not progress) as bar:
-            annotated = _tracked_frames(tracker, first, frames, box0, source.gt, limit=cfg.MAX_FRAMES,
-                                        draw=cfg.VIDEO, show=cfg.SHOW, bar=bar)
-            video_path = None
-            if cfg.VIDEO:
-                video_path = plots.write_video(annotated, out_dir / f"{source.name}.mp4",
-                                               fps=source.fps or DEFAULT_VIDEO_FPS)
-            else:
-                for _ in annotated:
-                    pass
+        try:
+            with tqdm(total=total, desc=f"tracking {source.name}", unit="frame", disable=not progress) as bar:
+                # A finite source is tracked whole or not at all: a stopped run must not replace a complete
+                # earlier result with part of one (--max_frames tracks a prefix). A webcam has no end: q or
+                # Ctrl-C is how it stops, and what was tracked is written.
+                annotated = _tracked_frames(tracker, first, frames, box0, source.gt, limit=cfg.MAX_FRAMES,
+                                            draw=cfg.VIDEO, show=cfg.SHOW, bar=bar, stoppable=source.kind == "webcam")
+                if video_tmp:
+                    plots.write_video(annotated, video_tmp, fps=source.fps or DEFAULT_VIDEO_FPS)
+                else:
+                    for _ in annotated:
+                        pass
+        except BaseException as e:
+            if video_tmp:
+                video_tmp.unlink(missing_ok=True)
+            if isinstance(e, (KeyboardInterrupt, _Quit)):  # cli.run: "interrupted: <this>", exit status 130
+                raise KeyboardInterrupt(f"at frame {len(tracker.boxes)}{f' of {total}' if total else ''}; nothing "
+                                        f"written (earlier results in {out_dir} untouched)") from None
+            raise
         wall = time.perf_counter() - wall
     finally:
         frames.close()
@@ -499,6 +529,13 @@ def run(cfg, progress: bool = True) -> dict:
 
     boxes = np.asarray(tracker.boxes, np.float64)
     result_path = write_results(out_dir, source.name, boxes, layout="pysot")
+    video_path = out_dir / f"{source.name}.mp4" if video_tmp else None
+    if video_path:
+        try:
+            video_tmp.replace(video_path)
+        except OSError as e:
+            raise DataError(f"cannot write {video_path}: {e.strerror or e}") from None
+    json_path = out_dir / f"{source.name}.json"
     speed = dict(tracker.speed(), wall_fps=len(boxes) / wall if wall > 0 else None)
     summary = {
         "source": str(cfg.SOURCE), "name": source.name, "kind": source.kind, "frames": len(boxes),
@@ -506,17 +543,25 @@ def run(cfg, progress: bool = True) -> dict:
         "weights": str(getattr(tracker, "weights", cfg.WEIGHTS)), "select": tracker.select, "head": tracker.head, "seq_len": tracker.seq_len,
         "detected_fraction": float(np.mean(tracker.detected[1:])) if len(boxes) > 1 else None,
         "speed": speed, "result_file": str(result_path), "video": str(video_path) if video_path else None,
+        "summary_file": str(json_path),
         "settings": dict(cfg),
     }
     if source.gt is not None:
         n = min(len(source.gt), len(boxes))
         summary["metrics"] = metrics.sequence_metrics(boxes[:n], source.gt[:n])
+    write_text_atomic(json_path, json.dumps(summary, indent=1))
     _print_summary(summary)
-    try:
-        (out_dir / f"{source.name}.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"cannot write {out_dir / (source.name + '.json')}: {e.strerror or e}") from None
     return summary
+
+
+def _show_settings(cfg, tracker) -> None:
+    """Print the settings this run uses: the extraction, the rule and the input rules the
+    checkpoint decides replace the script's defaults in ``cfg`` (so in the saved .json too)."""
+    cfg.update(tracker.extraction, SELECT=tracker.select, REPORT_CODE=tracker.behaviour.report_scoring)
+    cfg.show("tracking settings")
+    followed = [k for k in (*tracker.extraction, "SELECT", "REPORT_CODE") if k not in cfg.given]
+    if followed:
+        print(f"  ({', '.join(followed)}: from the checkpoint)")
 
 
 def _print_summary(s: dict) -> None:
@@ -531,7 +576,8 @@ def _print_summary(s: dict) -> None:
     if m and m["aos"] is not None:
         print(f"  vs ground truth: AOS {m['aos']:.3f}  AUC {m['auc']:.3f}  SR@0.5 {m['sr50']:.3f}  "
               f"P@20px {m['p20']:.3f}  ({m['frames']} frames)")
-    print(f"  wrote {s['result_file']}" + (f" and {s['video']}" if s["video"] else ""))
+    files = [s["result_file"], *([s["video"]] if s["video"] else []), s["summary_file"]]
+    print(f"  wrote {', '.join(files[:-1])} and {files[-1]}")
 
 
 def _pct(x) -> str:

@@ -329,3 +329,76 @@ def test_a_missed_frame_reaches_the_lstm_as_the_checkpoint_was_trained(report_co
     last = model.seen[-1].numpy()
     np.testing.assert_array_equal(last[-4:], [0.5, 0.5, 0, 0])
     assert (last[:8] == (0.0 if report_code else 7.0)).all()  # the report's code zeroes the feature
+
+
+# ---- what track.py writes, says and refuses ------------------------------------------------
+
+def _stop_at(monkeypatch, frame, exc=KeyboardInterrupt):
+    """Make the tracker's update raise ``exc`` (Ctrl-C, q) when it reaches 1-based ``frame``."""
+    update = tracker.RoloTracker.update
+
+    def stopping(self, img):
+        if len(self.boxes) + 1 == frame:
+            raise exc()
+        return update(self, img)
+
+    monkeypatch.setattr(tracker.RoloTracker, "update", stopping)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, tracker._Quit])
+def test_a_stopped_finite_source_writes_nothing_and_exits_130(repo_root, world, tmp_path, monkeypatch, capsys, stop):
+    out = tmp_path / "out"
+    argv = ["--checkpoint", str(world["ckpt"]), "--device", "cpu", "--out_dir", str(out),
+            "--source", "Syn02", "--otb_root", str(world["bench"])]
+    consts = _consts(repo_root, "track.py")
+    cli.run(tracker.main, consts, argv)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["Syn02.json", "Syn02.mp4", "Syn02.txt"] and before["Syn02.txt"].count(b"\n") == FRAMES
+    _stop_at(monkeypatch, 6, stop)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        cli.run(tracker.main, consts, argv)
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert f"interrupted: at frame 5 of {FRAMES}; nothing written (earlier results in {out} untouched)" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no partial file, no temporary left
+
+
+def test_a_stopped_webcam_writes_what_was_tracked(repo_root, world, monkeypatch, capsys):
+    images = sorted((world["bench"] / "Syn01" / "img").glob("*.jpg"))
+    endless = tracker.Source("webcam7", "webcam", (cv2.imread(str(p)) for p in images))
+    monkeypatch.setattr(tracker, "open_source", lambda *a, **k: endless)
+    _stop_at(monkeypatch, 5)
+    summary = tracker.run(track_cfg(repo_root, world, "--source", "7", "--init", "10,20,30,40"), progress=False)
+    out = world["tmp"] / "out"
+    assert summary["frames"] == 4 and _read_result(out / "webcam7.txt").shape == (4, 4)
+    assert (out / "webcam7.mp4").stat().st_size > 0 and not list(out.glob(".*tmp*"))
+    assert f"wrote {out / 'webcam7.txt'}, {out / 'webcam7.mp4'} and {out / 'webcam7.json'}" in capsys.readouterr().out
+
+
+def test_the_settings_shown_and_saved_are_those_used(repo_root, world, tmp_path, capsys):
+    argv = ["--checkpoint", str(world["ckpt"]), "--device", "cpu", "--out_dir", str(tmp_path), "--video", "false",
+            "--source", "Syn03", "--otb_root", str(world["bench"]), "--max_frames", "3"]
+    cli.run(tracker.main, _consts(repo_root, "track.py"), argv)  # WEIGHTS, IMG_SIZE, CONF: the checkpoint's
+    out = capsys.readouterr().out
+    for shown in (f"WEIGHTS           = {str(world['weights'])!r}", f"IMG_SIZE          = {S}",
+                  f"CONF              = {LOW!r}", "SELECT            = 'confidence'",
+                  "(WEIGHTS, IMG_SIZE, CONF, SELECT, REPORT_CODE: from the checkpoint)"):
+        assert shown in out
+    assert "yolov8s.pt" not in out and "640" not in out
+    saved = json.loads((tmp_path / "Syn03.json").read_text())["settings"]
+    assert (saved["WEIGHTS"], saved["IMG_SIZE"], saved["CONF"]) == (str(world["weights"]), S, LOW)
+    assert f"wrote {tmp_path / 'Syn03.txt'} and {tmp_path / 'Syn03.json'}" in out
+
+
+@pytest.mark.parametrize("box, overlaps", [
+    ("1000,1000,50,50", False), ("-50,10,50,20", False), ("10,240,5,5", False), ("360,0,5,5", False),
+    ("-10,-10,20,20", True), ("350,230,50,50", True), ("0,0,360,240", True)])
+def test_an_init_box_must_overlap_the_first_frame(box, overlaps):
+    frame = np.zeros((240, 360, 3), np.uint8)
+    source = tracker.Source("clip", "video", iter(()))
+    if overlaps:  # partly outside is a target at a border
+        np.testing.assert_array_equal(tracker.initial_box(box, source, frame)[0], tracker.parse_box_xywh(box))
+    else:
+        with pytest.raises(ConfigError, match=rf"--init {box}: .*outside .*360x240"):
+            tracker.initial_box(box, source, frame)
