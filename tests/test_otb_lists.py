@@ -9,7 +9,7 @@ from rolo.otb import OTB, read_list
 
 
 @pytest.mark.parametrize("data", [
-    "Bird1\n# a comment\n\n  Car4  # trailing comment\r\n./Human3\nJogging-1/\n".encode("utf-8"),
+    "Bird1\n# a comment\n\n  Car4  # trailing comment # with a second #\r\n./Human3\nJogging-1/\n".encode("utf-8"),
     b"\xef\xbb\xbf" + "Bird1\nCar4\nHuman3\nJogging-1\n".encode("utf-8"),
     "Bird1\nCar4\nHuman3\nJogging-1".encode("utf-16-le").join([b"\xff\xfe", b""]),
     "Bird1\nCar4\nHuman3\nJogging-1\n".encode("utf-16-be").join([b"\xfe\xff", b""]),
