@@ -276,15 +276,20 @@ def test_sharded_extraction_equals_one_process_and_a_killed_rank_loses_one_video
 
     # Killed as soon as one video is complete: the others are absent or under a temporary name.
     out = tmp_path / "killed"
+
+    def complete_videos():
+        # A temporary folder holds its meta.json a moment before it is renamed into place: not complete yet.
+        return [p.parent for p in out.rglob("meta.json") if not p.parent.name.startswith(".tmp-")]
+
     with open(tmp_path / "killed.log", "w") as log:
         proc = torchrun(2, "dataloader.py", *args(out), log=log, popen=True)
         try:
             deadline = time.monotonic() + 300
-            while proc.poll() is None and time.monotonic() < deadline and not list(out.rglob("meta.json")):
+            while proc.poll() is None and time.monotonic() < deadline and not complete_videos():
                 time.sleep(0.01)
         finally:
             kill_tree(proc)
-    complete = [p.parent for p in out.rglob("meta.json") if not p.parent.name.startswith(".tmp-")]
+    complete = complete_videos()
     assert 1 <= len(complete) < 5, "the run was not killed mid-way"
     for p in complete:
         cache.read_video(p)  # what is there is whole
