@@ -671,7 +671,7 @@ def scale_cache(root: Path, n_videos: int, frames: int, feature_dim: int = 512, 
         cache.write_video(cache.video_dir(root, "train", name), arrays,
                           {"name": name, "split": "train", "experiment": 1, "order": i, "image_size": [640, 480],
                            "settings": settings})
-    marker.write_text(json.dumps(want))
+    cache.write_text_atomic(marker, json.dumps(want))  # written last and whole: its presence means a whole cache
     return root
 
 

@@ -243,8 +243,9 @@ def sequence_size(seq, sizes) -> tuple[int, int]:
 def run(cfg, detect=None) -> dict:
     """Fill ``cfg.OUT_DIR``; returns counts of videos written (by this rank) and skipped.
 
-    ``detect(extractor, seq) -> Detections``, when given, supplies a video's detector pass
-    (reproduce.py passes a store shared by the experiments, so a video is run once)."""
+    ``detect(extractor, seq) -> (Detections, reused)``, when given, supplies a video's detector pass
+    (reproduce.py passes a store shared by the experiments, so a video is run once; ``reused``: no
+    YOLO pass was needed)."""
     with distributed.quiet_unless_main():
         sources = load_sources(cfg)
         names, sequences = load_sequences(cfg, sources)
@@ -311,10 +312,11 @@ def _extract(cfg, names, sequences, plan, plans, device, world, sources, detect=
     try:
         for name in mine:
             seq = sequences[name]
-            # reproduce.py's shared store may already hold this video's pass: no YOLO then
-            reused = detect is not None and hasattr(detect, "has") and detect.has(seq)
-            dets = detect(extractor, seq) if detect else extractor.extract_paths(
-                seq.frames, batch_size=cfg.BATCH_SIZE, desc=name, progress=world.is_main)
+            if detect:
+                dets, reused = detect(extractor, seq)
+            else:
+                dets, reused = extractor.extract_paths(seq.frames, batch_size=cfg.BATCH_SIZE, desc=name,
+                                                       progress=world.is_main), False
             src = source[name]
             varying = src.dataset.varying_sizes
             size = np.asarray(dets.sizes) if varying else sequence_size(seq, dets.sizes)

@@ -103,22 +103,30 @@ class DetectionStore:
         return hashlib.sha1("\n".join(str(Path(f).resolve()) for f in seq.frames).encode()).hexdigest()
 
     def has(self, seq) -> bool:
+        return self._load(seq) is not None
+
+    def _load(self, seq, members=()) -> dict | None:
+        """``members`` of the stored pass of ``seq`` (those it holds), or None when none is stored for
+        its frames. An .npz reads only the members asked for, so a check reads the digest alone."""
         p = self.path(seq.name)
         if not p.is_file():
-            return False
+            return None
         try:
             with np.load(p, allow_pickle=False) as z:
-                return str(z["frames_digest"]) == self._frames_digest(seq)
+                if str(z["frames_digest"]) != self._frames_digest(seq):
+                    return None
+                return {k: z[k] for k in members if k in z.files}
         except (OSError, ValueError, KeyError):
-            return False
+            return None
 
     def __call__(self, extractor, seq):
+        """``(Detections, reused)``: the stored pass of ``seq`` when there is one, else a YOLO pass, stored."""
         from .extractor import Detections
 
-        if self.has(seq):
-            with np.load(self.path(seq.name), allow_pickle=False) as z:
-                sizes = z["sizes"] if "sizes" in z.files else None
-                return Detections(z["boxes"], z["features"], z["conf"], z["detected"], z["topk"], sizes)
+        stored = self._load(seq, ("boxes", "features", "conf", "detected", "topk", "sizes"))
+        if stored is not None:
+            return Detections(stored["boxes"], stored["features"], stored["conf"], stored["detected"],
+                              stored["topk"], stored.get("sizes")), True
         dets = extractor.extract_paths(seq.frames, batch_size=self.batch_size, desc=seq.name)
         self.runs += 1
         arrays = {k: getattr(dets, k) for k in ("boxes", "features", "conf", "detected", "topk")}
@@ -132,7 +140,7 @@ class DetectionStore:
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise DataError(f"cannot write {self.path(seq.name)}: {e.strerror or e}") from None
-        return dets
+        return dets, False
 
 
 # ---- the quick tree ---------------------------------------------------------

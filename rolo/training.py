@@ -182,15 +182,15 @@ def run(cfg, progress: bool = True, on_epoch=None) -> Path:
 
 
 def _train(cfg, device, world, progress, on_epoch) -> Path:
-    videos = load_training_videos(cfg)
-    feature_dim = videos[0].meta["feature_dim"]
     final = checkpoint_path(cfg.CHECKPOINT_DIR, cfg.EXPERIMENT, cfg.EPOCHS, cfg.HEAD)
     last = resume_path(final)
-    if not cfg.RESUME:  # before the cache is loaded, which may take long
+    if not cfg.RESUME:  # before the cache is read and checked, which may take long
         # Rank 0 reads the file and every rank takes its verdict, so that all stop or all go on together.
         refusal = distributed.broadcast_object(fresh_start_refusal(last, cfg.EPOCHS) if world.is_main else None)
         if refusal:
             raise DataError(refusal)
+    videos = load_training_videos(cfg)
+    feature_dim = videos[0].meta["feature_dim"]
     # Each rank of a node holds its own RAM copy: "auto" shares the free memory among them.
     behaviour = Behaviour.from_settings(cfg)
     store = make_store(videos, cfg.SEQ_LEN, head=cfg.HEAD, device=device, mode=cfg.CACHE_MODE,
